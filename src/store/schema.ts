@@ -1,0 +1,94 @@
+/**
+ * The database schema as Kysely types: the contract between migrations and repositories. Columns
+ * are portable across SQLite and PostgreSQL: text, integer, bigint (epoch milliseconds), JSON as text,
+ * booleans as integer 0/1.
+ */
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: string; // random UUID
+  name: string; // unique; the principal of the user's certificates
+  email: string | null;
+  is_admin: number; // 0 | 1
+  disabled: number; // 0 | 1
+  password_hash: string; // PHC string, argon2id
+  totp_secret: string | null; // base32; null until enrolled
+  source_cidrs: string; // JSON string[]; empty = no restriction
+  extra_principals: string; // JSON string[]; operator-mapped principals
+  created_at: number;
+}
+
+export interface RecoveryCodesTable {
+  id: Generated<number>;
+  user_id: string;
+  code_hash: string; // SHA-256 hex of the normalised code; codes are high-entropy so no KDF needed
+  used_at: number | null;
+}
+
+export interface TotpUsedTable {
+  user_id: string;
+  step: number; // RFC 6238 time step that was accepted; primary key (user_id, step)
+  used_at: number;
+}
+
+export interface ThrottleTable {
+  key: string; // 'user:<name>' or 'addr:<ip>'
+  failures: number;
+  first_failure_at: number;
+  locked_until: number;
+}
+
+export interface TokensTable {
+  id: string; // random, public identifier
+  token_hash: string; // SHA-256 hex of the bearer secret; the secret itself is never stored
+  user_id: string;
+  kind: string; // 'session' | 'api'
+  scopes: string; // JSON string[]
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+}
+
+export interface CertificatesTable {
+  serial: string; // decimal string of a uint64 below 2^53 (portable; pg returns int8 as strings anyway)
+  user_id: string;
+  user_name: string;
+  key_id: string;
+  cert_type: string; // 'user' | 'host'
+  principals: string; // JSON string[]
+  public_key: string; // authorized_keys form of the certified key
+  fingerprint: string; // SHA256:… of the certified key
+  valid_after: number; // epoch ms
+  valid_before: number; // epoch ms
+  method: string; // 'password+totp' | 'recovery' | 'oidc' | 'browser' | 'admin'
+  client_address: string | null;
+  issued_at: number;
+  revoked_at: number | null;
+  revoke_reason: string | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: number;
+  type: string; // e.g. 'auth.login', 'cert.issue', 'cert.revoke'
+  outcome: string; // 'success' | 'failure' | 'denied'
+  actor: string | null; // user name, or null when unknown
+  client_address: string | null;
+  details: string; // JSON object; never holds secrets
+}
+
+export interface Database {
+  users: UsersTable;
+  recovery_codes: RecoveryCodesTable;
+  totp_used: TotpUsedTable;
+  throttle: ThrottleTable;
+  tokens: TokensTable;
+  certificates: CertificatesTable;
+  settings: SettingsTable;
+  audit_events: AuditEventsTable;
+}
