@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseListen } from './config.ts';
+import { isAirlockError } from './errors.ts';
+
+test('defaults match PRODUCT.md', () => {
+  const c = loadConfig({ env: {} });
+  assert.deepEqual(c.sshListen, { host: '127.0.0.1', port: 2222 });
+  assert.deepEqual(c.httpListen, { host: '127.0.0.1', port: 8080 });
+  assert.equal(c.certTtlMs, 86_400_000);
+  assert.equal(c.certDailyLimit, 5);
+  assert.match(c.dataDir, /airlock-data$/);
+});
+
+test('flags beat environment beat config file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-config-'));
+  try {
+    const file = join(dir, 'airlock.json');
+    writeFileSync(file, JSON.stringify({ cert_ttl: '1h', cert_daily_limit: 3, http_listen: '127.0.0.1:9000' }));
+    const c = loadConfig({ env: { AIRLOCK_CERT_TTL: '2h' }, flags: { http_listen: '127.0.0.1:0' }, configFile: file });
+    assert.equal(c.certTtlMs, 7_200_000);
+    assert.equal(c.certDailyLimit, 3);
+    assert.equal(c.httpListen.port, 0);
+    writeFileSync(file, JSON.stringify({ cert_tll: '1h' }));
+    assert.throws(() => loadConfig({ env: {}, configFile: file }), (e) => isAirlockError(e, 'config') && /cert_tll/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('listen addresses: IPv6 in brackets, bad forms refused', () => {
+  assert.deepEqual(parseListen('[::1]:0', 'x'), { host: '::1', port: 0 });
+  for (const bad of ['localhost', '1.2.3.4:70000', ':22', '::1:22']) {
+    assert.throws(() => parseListen(bad, 'x'), (e) => isAirlockError(e, 'config'));
+  }
+});
+
+test('invalid limits and database URLs are refused', () => {
+  assert.throws(() => loadConfig({ env: { AIRLOCK_CERT_DAILY_LIMIT: '0' } }), (e) => isAirlockError(e, 'config'));
+  assert.throws(() => loadConfig({ env: { AIRLOCK_DATABASE_URL: 'mysql://x' } }), (e) => isAirlockError(e, 'config'));
+  assert.throws(() => loadConfig({ env: { AIRLOCK_CERT_TTL: '10s' } }), (e) => isAirlockError(e, 'config'));
+});
