@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { ThrottleState } from '../store/repositories.ts';
+import {
+  DEFAULT_THROTTLE_POLICY as P,
+  addressThrottleKey,
+  freshThrottleState,
+  isThrottled,
+  nextThrottleState,
+  userThrottleKey,
+} from './throttle.ts';
+
+const MIN = 60_000;
+const T0 = 1_700_000_000_000;
+
+function failAt(state: ThrottleState, ...times: number[]): ThrottleState {
+  for (const t of times) state = nextThrottleState(state, t, P);
+  return state;
+}
+
+test('four failures do not lock; the fifth within the window locks for one minute', () => {
+  let s = failAt(freshThrottleState('user:alice'), T0, T0 + MIN, T0 + 2 * MIN, T0 + 3 * MIN);
+  assert.equal(s.failures, 4);
+  assert.equal(isThrottled(s, T0 + 3 * MIN), false);
+  s = nextThrottleState(s, T0 + 14 * MIN, P);
+  assert.equal(s.failures, 5);
+  assert.equal(s.lockedUntil, T0 + 15 * MIN);
+  assert.equal(isThrottled(s, T0 + 15 * MIN - 1), true);
+  assert.equal(isThrottled(s, T0 + 15 * MIN), false);
+  assert.equal(s.key, 'user:alice');
+});
+
+test('failures spread beyond the window never lock', () => {
+  let s = freshThrottleState('addr:192.0.2.1');
+  for (let i = 0; i < 50; i++) {
+    s = nextThrottleState(s, T0 + i * 4 * MIN, P); // one every 4 minutes: at most 4 per window
+    assert.equal(isThrottled(s, T0 + i * 4 * MIN), false, `failure ${i}`);
+  }
+});
+
+test('each failure after a lock doubles it, up to one hour; a quiet window forgets', () => {
+  let s = failAt(freshThrottleState('k'), T0, T0, T0, T0, T0);
+  const durations: number[] = [];
+  let t = T0;
+  durations.push(s.lockedUntil - t);
+  for (let i = 0; i < 8; i++) {
+    t = s.lockedUntil + 1000; // retry just after the lock ends
+    s = nextThrottleState(s, t, P);
+    durations.push(s.lockedUntil - t);
+  }
+  assert.deepEqual(durations.map((d) => d / MIN), [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+  // A full quiet window after the last lock ends: the next failure starts a new count.
+  s = nextThrottleState(s, s.lockedUntil + P.windowMs, P);
+  assert.equal(s.failures, 1);
+  assert.equal(s.lockedUntil, 0);
+});
+
+test('property: locks start only after maxFailures, never exceed the maximum, and bound guesses per window', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 30 * MIN }), { minLength: 1, maxLength: 40 }), (gaps) => {
+      let s = freshThrottleState('k');
+      let t = T0;
+      let inWindow: number[] = [];
+      for (const gap of gaps) {
+        t += gap;
+        const before = s;
+        s = nextThrottleState(s, t, P);
+        assert.ok(s.lockedUntil <= t + P.maxLockMs);
+        assert.ok(s.failures >= 1);
+        inWindow = inWindow.filter((x) => x > t - P.windowMs);
+        inWindow.push(t);
+        if (s.lockedUntil > before.lockedUntil) assert.ok(s.failures >= P.maxFailures);
+        // The window is fixed (it starts at a streak's first failure), so one sliding window can
+        // straddle two streaks; but 2·maxFailures−1 failures inside any window always mean a lock.
+        if (inWindow.length >= 2 * P.maxFailures - 1) assert.ok(isThrottled(s, t), `unlocked after ${inWindow.length} failures in a window`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('keys: user names fold case; addresses canonicalise mapped IPv4 and group IPv6 by /64', () => {
+  assert.equal(userThrottleKey('Alice'), 'user:alice');
+  assert.equal(addressThrottleKey('192.0.2.7'), 'addr:192.0.2.7');
+  assert.equal(addressThrottleKey('::ffff:192.0.2.7'), 'addr:192.0.2.7');
+  assert.equal(addressThrottleKey('::FFFF:192.0.2.7'), 'addr:192.0.2.7');
+  assert.equal(addressThrottleKey('2001:db8:1:2:aaaa::1'), 'addr:2001:db8:1:2::/64');
+  assert.equal(addressThrottleKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'), 'addr:2001:db8:1:2::/64');
+  assert.equal(addressThrottleKey('2001:db8::1'), 'addr:2001:db8:0:0::/64');
+  assert.equal(addressThrottleKey('fe80::1%eth0'), 'addr:fe80:0:0:0::/64');
+  assert.equal(addressThrottleKey('::1'), 'addr:0:0:0:0::/64');
+  assert.equal(addressThrottleKey('2001:db8:1:2:3:4:192.0.2.1'), 'addr:2001:db8:1:2::/64');
+  assert.notEqual(addressThrottleKey('2001:db8:1:3::1'), addressThrottleKey('2001:db8:1:2::1'));
+  assert.equal(addressThrottleKey('unix-socket'), 'addr:unix-socket');
+});
