@@ -1,0 +1,53 @@
+/** Audit events on Kysely: append-only rows with JSON details, read oldest first. */
+import type { Kysely, Selectable } from 'kysely';
+import { AirlockError } from '../errors.ts';
+import type { AuditEvent, AuditRepository } from './repositories.ts';
+import { toInt, toObject, toOneOf } from './row-values.ts';
+import type { AuditEventsTable, Database } from './schema.ts';
+
+const OUTCOMES = ['success', 'failure', 'denied'] as const;
+
+/** The audit repository over a Kysely database. */
+export function auditRepository(db: Kysely<Database>): AuditRepository {
+  return {
+    async append(event: AuditEvent): Promise<void> {
+      await db
+        .insertInto('audit_events')
+        .values({
+          at: event.at,
+          type: event.type,
+          outcome: event.outcome,
+          actor: event.actor,
+          client_address: event.clientAddress,
+          details: JSON.stringify(event.details),
+        })
+        .execute();
+    },
+
+    async list(options: { since?: number; limit?: number; actor?: string; type?: string }): Promise<AuditEvent[]> {
+      let query = db.selectFrom('audit_events').selectAll();
+      if (options.since !== undefined) query = query.where('at', '>=', options.since);
+      if (options.actor !== undefined) query = query.where('actor', '=', options.actor);
+      if (options.type !== undefined) query = query.where('type', '=', options.type);
+      query = query.orderBy('at', 'asc').orderBy('id', 'asc');
+      if (options.limit !== undefined) {
+        if (!Number.isSafeInteger(options.limit) || options.limit < 0) throw new AirlockError('bad_request', 'the limit must be a non-negative integer');
+        query = query.limit(options.limit);
+      }
+      const rows = await query.execute();
+      return rows.map(toEvent);
+    },
+  };
+}
+
+function toEvent(row: Selectable<AuditEventsTable>): AuditEvent {
+  return {
+    id: toInt(row.id, 'audit_events.id'),
+    at: toInt(row.at, 'audit_events.at'),
+    type: row.type,
+    outcome: toOneOf(row.outcome, OUTCOMES, 'audit_events.outcome'),
+    actor: row.actor,
+    clientAddress: row.client_address,
+    details: toObject(row.details, 'audit_events.details'),
+  };
+}

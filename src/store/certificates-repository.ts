@@ -1,0 +1,139 @@
+/**
+ * Issued certificates on Kysely. Serials are stored as decimal text so the whole uint64 range
+ * survives both dialects; revocation is a conditional UPDATE, so a certificate is revoked once.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { AirlockError } from '../errors.ts';
+import { isUniqueViolation } from './db-errors.ts';
+import type { CertificateRecord, CertificateRepository } from './repositories.ts';
+import { fromSerial, toInt, toIntOrNull, toOneOf, toSerial, toStringArray } from './row-values.ts';
+import type { CertificatesTable, Database } from './schema.ts';
+
+const CERT_TYPES = ['user', 'host'] as const;
+
+/** The certificate repository over a Kysely database. */
+export function certificatesRepository(db: Kysely<Database>): CertificateRepository {
+  return {
+    async insert(record: CertificateRecord): Promise<void> {
+      try {
+        await db.insertInto('certificates').values(fromRecord(record)).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new AirlockError('conflict', `a certificate with serial ${record.serial} already exists`, { cause: err });
+        throw err;
+      }
+    },
+
+    async bySerial(serial: bigint): Promise<CertificateRecord | undefined> {
+      const row = await db.selectFrom('certificates').selectAll().where('serial', '=', fromSerial(serial)).executeTakeFirst();
+      return row === undefined ? undefined : toRecord(row);
+    },
+
+    async listByUser(userId: string): Promise<CertificateRecord[]> {
+      const rows = await db
+        .selectFrom('certificates')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('issued_at', 'desc')
+        .orderBy('serial', 'desc')
+        .execute();
+      return rows.map(toRecord);
+    },
+
+    async listAll(options?: { validAt?: number }): Promise<CertificateRecord[]> {
+      let query = db.selectFrom('certificates').selectAll();
+      // Unexpired as OpenSSH sees it: a certificate is expired once now >= valid_before.
+      if (options?.validAt !== undefined) query = query.where('valid_before', '>', options.validAt);
+      const rows = await query.orderBy('issued_at', 'desc').orderBy('serial', 'desc').execute();
+      return rows.map(toRecord);
+    },
+
+    async issuedSince(userId: string, since: number): Promise<number[]> {
+      const rows = await db
+        .selectFrom('certificates')
+        .select('issued_at')
+        .where('user_id', '=', userId)
+        .where('cert_type', '=', 'user')
+        .where('issued_at', '>=', since)
+        .orderBy('issued_at', 'asc')
+        .execute();
+      return rows.map((row) => toInt(row.issued_at, 'certificates.issued_at'));
+    },
+
+    async revoke(serial: bigint, now: number, reason: string): Promise<boolean> {
+      const result = await db
+        .updateTable('certificates')
+        .set({ revoked_at: now, revoke_reason: reason })
+        .where('serial', '=', fromSerial(serial))
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return result.numUpdatedRows === 1n;
+    },
+
+    async revokeAllOfUser(userId: string, now: number, reason: string): Promise<bigint[]> {
+      // One statement with RETURNING (SQLite ≥ 3.35, PostgreSQL): the serials reported are exactly
+      // the rows this call changed, even if another revocation runs at the same time.
+      const rows = await db
+        .updateTable('certificates')
+        .set({ revoked_at: now, revoke_reason: reason })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .returning('serial')
+        .execute();
+      return sortSerials(rows.map((row) => toSerial(row.serial)));
+    },
+
+    async revokedSerials(now: number): Promise<bigint[]> {
+      const rows = await db
+        .selectFrom('certificates')
+        .select('serial')
+        .where('revoked_at', 'is not', null)
+        .where('valid_before', '>', now)
+        .execute();
+      return sortSerials(rows.map((row) => toSerial(row.serial)));
+    },
+  };
+}
+
+function sortSerials(serials: bigint[]): bigint[] {
+  return serials.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function fromRecord(record: CertificateRecord): Selectable<CertificatesTable> {
+  return {
+    serial: fromSerial(record.serial),
+    user_id: record.userId,
+    user_name: record.userName,
+    key_id: record.keyId,
+    cert_type: record.certType,
+    principals: JSON.stringify(record.principals),
+    public_key: record.publicKey,
+    fingerprint: record.fingerprint,
+    valid_after: record.validAfter,
+    valid_before: record.validBefore,
+    method: record.method,
+    client_address: record.clientAddress,
+    issued_at: record.issuedAt,
+    revoked_at: record.revokedAt,
+    revoke_reason: record.revokeReason,
+  };
+}
+
+function toRecord(row: Selectable<CertificatesTable>): CertificateRecord {
+  return {
+    serial: toSerial(row.serial),
+    userId: row.user_id,
+    userName: row.user_name,
+    keyId: row.key_id,
+    certType: toOneOf(row.cert_type, CERT_TYPES, 'certificates.cert_type'),
+    principals: toStringArray(row.principals, 'certificates.principals'),
+    publicKey: row.public_key,
+    fingerprint: row.fingerprint,
+    validAfter: toInt(row.valid_after, 'certificates.valid_after'),
+    validBefore: toInt(row.valid_before, 'certificates.valid_before'),
+    method: row.method,
+    clientAddress: row.client_address,
+    issuedAt: toInt(row.issued_at, 'certificates.issued_at'),
+    revokedAt: toIntOrNull(row.revoked_at, 'certificates.revoked_at'),
+    revokeReason: row.revoke_reason,
+  };
+}

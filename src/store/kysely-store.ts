@@ -1,0 +1,47 @@
+/** The Store on Kysely: opens the database, brings its schema up to date and wires the repositories. */
+import type { Kysely } from 'kysely';
+import { auditRepository } from './audit-repository.ts';
+import { certificatesRepository } from './certificates-repository.ts';
+import { openDatabase, type OpenDatabaseOptions, type SqlDialect } from './database.ts';
+import { migrateToLatest } from './migrate.ts';
+import { recoveryCodesRepository } from './recovery-codes-repository.ts';
+import type { Store } from './repositories.ts';
+import type { Database } from './schema.ts';
+import { settingsRepository } from './settings-repository.ts';
+import { throttleRepository } from './throttle-repository.ts';
+import { tokensRepository } from './tokens-repository.ts';
+import { totpReplayRepository } from './totp-replay-repository.ts';
+import { usersRepository } from './users-repository.ts';
+
+/** Opens the database the options name, migrates it to the latest schema and returns the Store. */
+export async function createStore(options: OpenDatabaseOptions): Promise<Store> {
+  const { db, dialect } = await openDatabase(options);
+  try {
+    await migrateToLatest(db, dialect);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return storeOn(db, dialect);
+}
+
+/** The Store over an already opened and migrated database; `close()` destroys `db`. */
+export function storeOn(db: Kysely<Database>, dialect: SqlDialect): Store {
+  let closing: Promise<void> | undefined;
+  return {
+    dialect,
+    users: usersRepository(db),
+    recoveryCodes: recoveryCodesRepository(db),
+    totpReplay: totpReplayRepository(db),
+    throttle: throttleRepository(db),
+    tokens: tokensRepository(db),
+    certificates: certificatesRepository(db),
+    settings: settingsRepository(db),
+    audit: auditRepository(db),
+    // Idempotent: the server's shutdown path and a test's cleanup may both close the store.
+    close(): Promise<void> {
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,18 @@
+/**
+ * All migrations, in order, as a static list: a file-system provider would break once the code is
+ * bundled. Names sort in the order they must run; never rename or edit one that has shipped.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import type { SqlDialect } from '../database.ts';
+import { initialMigration } from './0001_initial.ts';
+
+/** The migration provider for a dialect. */
+export function migrationProvider(dialect: SqlDialect): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return {
+        '0001_initial': initialMigration(dialect),
+      };
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/** Bearer tokens on Kysely: only the SHA-256 of each secret is stored, looked up by its unique index. */
+import type { Kysely, Selectable } from 'kysely';
+import { AirlockError } from '../errors.ts';
+import { isUniqueViolation } from './db-errors.ts';
+import type { Token, TokenRepository } from './repositories.ts';
+import { toInt, toIntOrNull, toOneOf, toStringArray } from './row-values.ts';
+import type { Database, TokensTable } from './schema.ts';
+
+const KINDS = ['session', 'api'] as const;
+
+/** The token repository over a Kysely database. */
+export function tokensRepository(db: Kysely<Database>): TokenRepository {
+  return {
+    async create(token: Omit<Token, 'lastUsedAt'>): Promise<void> {
+      try {
+        await db
+          .insertInto('tokens')
+          .values({
+            id: token.id,
+            token_hash: token.tokenHash,
+            user_id: token.userId,
+            kind: token.kind,
+            scopes: JSON.stringify(token.scopes),
+            created_at: token.createdAt,
+            expires_at: token.expiresAt,
+            last_used_at: null,
+          })
+          .execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new AirlockError('conflict', 'a token with this id or secret already exists', { cause: err });
+        throw err;
+      }
+    },
+
+    async byHash(tokenHash: string): Promise<Token | undefined> {
+      const row = await db.selectFrom('tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+      return row === undefined ? undefined : toToken(row);
+    },
+
+    async touch(id: string, now: number): Promise<void> {
+      await db.updateTable('tokens').set({ last_used_at: now }).where('id', '=', id).execute();
+    },
+
+    async revoke(id: string): Promise<void> {
+      await db.deleteFrom('tokens').where('id', '=', id).execute();
+    },
+
+    async revokeAllOfUser(userId: string): Promise<number> {
+      const result = await db.deleteFrom('tokens').where('user_id', '=', userId).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    async pruneExpired(now: number): Promise<void> {
+      await db.deleteFrom('tokens').where('expires_at', '<=', now).execute();
+    },
+  };
+}
+
+function toToken(row: Selectable<TokensTable>): Token {
+  return {
+    id: row.id,
+    tokenHash: row.token_hash,
+    userId: row.user_id,
+    kind: toOneOf(row.kind, KINDS, 'tokens.kind'),
+    scopes: toStringArray(row.scopes, 'tokens.scopes'),
+    createdAt: toInt(row.created_at, 'tokens.created_at'),
+    expiresAt: toInt(row.expires_at, 'tokens.expires_at'),
+    lastUsedAt: toIntOrNull(row.last_used_at, 'tokens.last_used_at'),
+  };
+}
