@@ -1,0 +1,254 @@
+/**
+ * The certificate authority: issues user certificates under the issuance policy, host certificates
+ * for compute nodes, records every certificate in the ledger, revokes, and publishes revocations as an
+ * OpenSSH KRL. Knows nothing of HTTP or sockets; persistence comes through the store's ports.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import { AirlockError } from '../errors.ts';
+import type { Auditor } from '../audit/auditor.ts';
+import type { CertificateRecord, Store, User } from '../store/repositories.ts';
+import { signCertificate, verifyCertificate, formatCertificate, type Certificate } from '../ssh/certificate.ts';
+import { formatPublicKey, assertAcceptableKey, type PublicKey } from '../ssh/keys.ts';
+import { fingerprintSha256 } from '../ssh/fingerprint.ts';
+import { buildKrl } from '../ssh/krl.ts';
+import type { CaKeys } from './ca-keys.ts';
+import { planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
+import { KeyedMutex } from './keyed-mutex.ts';
+
+export interface IssuedCertificate {
+  serial: bigint;
+  certificate: Certificate;
+  /** The certificate as one `-cert.pub` line. */
+  line: string;
+  record: CertificateRecord;
+}
+
+const KRL_VERSION_KEY = 'krl_version';
+const HOST_PRINCIPAL = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$|^[0-9a-fA-F:.]+$/;
+
+/** A random serial in [1, 2^53): unique by construction with overwhelming probability, checked by the ledger's key. */
+function randomSerial(): bigint {
+  const n = randomBytes(8).readBigUInt64BE() & ((1n << 53n) - 1n);
+  return n === 0n ? 1n : n;
+}
+
+const toSeconds = (ms: number): bigint => BigInt(Math.floor(ms / 1000));
+
+export class CertificateAuthority {
+  readonly #keys: CaKeys;
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #audit: Auditor;
+  readonly #policy: IssuancePolicy;
+  readonly #issuer: string;
+  readonly #onRevocation: ((krl: Buffer) => void) | undefined;
+  // Serialises issuance per user inside this process so that concurrent requests cannot both pass
+  // the quota. Across replicas the window is one round-trip; the ledger still records every certificate.
+  readonly #perUser = new KeyedMutex();
+  #krlCache: { version: number; bytes: Buffer } | undefined;
+
+  constructor(deps: {
+    keys: CaKeys;
+    store: Store;
+    clock: Clock;
+    audit: Auditor;
+    policy: IssuancePolicy;
+    issuer: string;
+    onRevocation?: (krl: Buffer) => void;
+  }) {
+    this.#keys = deps.keys;
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#audit = deps.audit;
+    this.#policy = deps.policy;
+    this.#issuer = deps.issuer;
+    this.#onRevocation = deps.onRevocation;
+  }
+
+  /** The user CA's public key (what compute nodes put in TrustedUserCAKeys). */
+  get userCaKey(): PublicKey {
+    return this.#keys.user.publicKey;
+  }
+
+  /** The host CA's public key (what clients trust with an @cert-authority line). */
+  get hostCaKey(): PublicKey {
+    return this.#keys.host.publicKey;
+  }
+
+  /** The known_hosts line that makes clients trust every host certificate of this CA. */
+  certAuthorityLine(hostPattern = '*'): string {
+    return `@cert-authority ${hostPattern} ${formatPublicKey(this.#keys.host.publicKey, 'airlock-host-ca')}`;
+  }
+
+  /** Issues a user certificate for a client-generated public key, under policy and quota. */
+  async issueUserCertificate(req: { user: User; publicKey: PublicKey; method: string; clientAddress: string | null }): Promise<IssuedCertificate> {
+    return this.#perUser.run(req.user.id, async () => {
+      const now = this.#clock.now();
+      let plan;
+      try {
+        plan = planUserCertificate({
+          user: req.user,
+          publicKey: req.publicKey,
+          caKeyBlobs: [this.#keys.user.publicKey.blob, this.#keys.host.publicKey.blob],
+          issuedInLastDay: await this.#store.certificates.issuedSince(req.user.id, now - DAY_MS),
+          now,
+          policy: this.#policy,
+          issuer: this.#issuer,
+        });
+      } catch (err) {
+        await this.#audit.record({
+          type: 'cert.issue', outcome: 'denied', actor: req.user.name, clientAddress: req.clientAddress,
+          details: { reason: err instanceof AirlockError ? err.code : 'internal', method: req.method, fingerprint: fingerprintSha256(req.publicKey.blob) },
+        });
+        throw err;
+      }
+      const serial = randomSerial();
+      const certificate = signCertificate(
+        {
+          type: 'user',
+          publicKey: req.publicKey,
+          serial,
+          keyId: plan.keyId,
+          principals: plan.principals,
+          validAfter: toSeconds(plan.validAfterMs),
+          validBefore: toSeconds(plan.validBeforeMs),
+          criticalOptions: plan.criticalOptions,
+          extensions: plan.extensions,
+        },
+        this.#keys.user.privateKey,
+        `${req.user.name}@${this.#issuer}`,
+      );
+      this.#postSignCheck(certificate, 'user', plan.principals[0]!);
+      const record: CertificateRecord = {
+        serial,
+        userId: req.user.id,
+        userName: req.user.name,
+        keyId: plan.keyId,
+        certType: 'user',
+        principals: plan.principals,
+        publicKey: formatPublicKey(req.publicKey, ''),
+        fingerprint: fingerprintSha256(req.publicKey.blob),
+        validAfter: plan.validAfterMs,
+        validBefore: plan.validBeforeMs,
+        method: req.method,
+        clientAddress: req.clientAddress,
+        issuedAt: now,
+        revokedAt: null,
+        revokeReason: null,
+      };
+      await this.#store.certificates.insert(record);
+      await this.#audit.record({
+        type: 'cert.issue', outcome: 'success', actor: req.user.name, clientAddress: req.clientAddress,
+        details: { serial: serial.toString(), fingerprint: record.fingerprint, valid_before: new Date(plan.validBeforeMs).toISOString(), method: req.method },
+      });
+      return { serial, certificate, line: formatCertificate(certificate), record };
+    });
+  }
+
+  /** Issues a host certificate (for a compute node or VM) with the given host names as principals. */
+  async issueHostCertificate(req: { publicKey: PublicKey; principals: string[]; ttlMs: number; actor: string | null }): Promise<IssuedCertificate> {
+    assertAcceptableKey(req.publicKey);
+    if (req.principals.length === 0) throw new AirlockError('bad_request', 'A host certificate needs at least one host name (--principals).');
+    for (const p of req.principals) {
+      if (!HOST_PRINCIPAL.test(p)) throw new AirlockError('bad_request', `"${p}" is not a host name or address.`);
+    }
+    const now = this.#clock.now();
+    const serial = randomSerial();
+    const validAfterMs = Math.floor(now / 1000) * 1000 - 60_000;
+    const validBeforeMs = Math.floor((now + req.ttlMs) / 1000) * 1000;
+    const certificate = signCertificate(
+      {
+        type: 'host', publicKey: req.publicKey, serial, keyId: `${this.#issuer}:host:${req.principals[0]!}`,
+        principals: req.principals, validAfter: toSeconds(validAfterMs), validBefore: toSeconds(validBeforeMs),
+        criticalOptions: {}, extensions: {},
+      },
+      this.#keys.host.privateKey,
+      req.principals[0],
+    );
+    this.#postSignCheck(certificate, 'host', req.principals[0]!);
+    const record: CertificateRecord = {
+      serial, userId: '', userName: '', keyId: certificate.keyId, certType: 'host', principals: req.principals,
+      publicKey: formatPublicKey(req.publicKey, ''), fingerprint: fingerprintSha256(req.publicKey.blob),
+      validAfter: validAfterMs, validBefore: validBeforeMs, method: 'admin', clientAddress: null, issuedAt: now,
+      revokedAt: null, revokeReason: null,
+    };
+    await this.#store.certificates.insert(record);
+    await this.#audit.record({ type: 'cert.issue_host', outcome: 'success', actor: req.actor, clientAddress: null, details: { serial: serial.toString(), principals: req.principals } });
+    return { serial, certificate, line: formatCertificate(certificate), record };
+  }
+
+  /** Revokes one certificate. `owner` limits it to that user's certificates (self-service). */
+  async revoke(serial: bigint, opts: { actor: string | null; owner?: User; reason?: string; clientAddress?: string | null }): Promise<CertificateRecord> {
+    const rec = await this.#store.certificates.bySerial(serial);
+    // A user asking about someone else's serial gets the same answer as for an unknown one.
+    if (!rec || (opts.owner && rec.userId !== opts.owner.id)) {
+      throw new AirlockError('not_found', `No certificate with serial ${serial} ${opts.owner ? 'belongs to you' : 'was issued here'}.`);
+    }
+    if (rec.revokedAt !== null) return rec;
+    const now = this.#clock.now();
+    await this.#store.certificates.revoke(serial, now, opts.reason ?? 'revoked');
+    await this.#afterRevocation();
+    await this.#audit.record({ type: 'cert.revoke', outcome: 'success', actor: opts.actor, clientAddress: opts.clientAddress ?? null, details: { serial: serial.toString(), owner: rec.userName } });
+    return { ...rec, revokedAt: now, revokeReason: opts.reason ?? 'revoked' };
+  }
+
+  /** Revokes every certificate of a user; returns the serials revoked now. */
+  async revokeAllOfUser(user: User, opts: { actor: string | null; reason?: string; clientAddress?: string | null }): Promise<bigint[]> {
+    const serials = await this.#store.certificates.revokeAllOfUser(user.id, this.#clock.now(), opts.reason ?? 'revoked');
+    if (serials.length > 0) await this.#afterRevocation();
+    await this.#audit.record({ type: 'cert.revoke_all', outcome: 'success', actor: opts.actor, clientAddress: opts.clientAddress ?? null, details: { owner: user.name, count: serials.length } });
+    return serials;
+  }
+
+  /** The current KRL: every revoked, unexpired certificate serial of both CAs. Rebuilt when the revocation version changes. */
+  async krl(): Promise<Buffer> {
+    const version = Number((await this.#store.settings.get(KRL_VERSION_KEY)) ?? '0');
+    if (this.#krlCache?.version === version) return this.#krlCache.bytes;
+    const now = this.#clock.now();
+    const revoked = await this.#store.certificates.listAll();
+    const user: bigint[] = [];
+    const host: bigint[] = [];
+    for (const c of revoked) {
+      if (c.revokedAt === null || c.validBefore <= now) continue;
+      (c.certType === 'host' ? host : user).push(c.serial);
+    }
+    const bytes = buildKrl({
+      version: BigInt(version),
+      generatedAt: toSeconds(now),
+      comment: `${this.#issuer} revocations`,
+      certificates: [
+        { caKey: this.#keys.user.publicKey.blob, serials: user.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), keyIds: [] },
+        { caKey: this.#keys.host.publicKey.blob, serials: host.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), keyIds: [] },
+      ],
+      revokedKeySha256: [],
+    });
+    this.#krlCache = { version, bytes };
+    return bytes;
+  }
+
+  /** The KRL version: increases with every revocation, so that nodes can tell a fresh list from a stale one. */
+  async krlVersion(): Promise<number> {
+    return Number((await this.#store.settings.get(KRL_VERSION_KEY)) ?? '0');
+  }
+
+  async #afterRevocation(): Promise<void> {
+    await this.#store.settings.increment(KRL_VERSION_KEY);
+    const bytes = await this.krl();
+    this.#onRevocation?.(bytes);
+  }
+
+  /** Refuses to hand out a certificate that does not verify as what we meant to issue (defence against signing bugs). */
+  #postSignCheck(cert: Certificate, type: 'user' | 'host', principal: string): void {
+    if (cert.keyId === '' || cert.serial === 0n || cert.validAfter >= cert.validBefore || cert.principals.length === 0) {
+      throw new AirlockError('internal', 'The CA produced an invalid certificate and withheld it.');
+    }
+    const key = type === 'user' ? this.#keys.user : this.#keys.host;
+    verifyCertificate(cert, { trustedCaBlobs: [key.publicKey.blob], now: toSeconds(this.#clock.now()), type, principal });
+  }
+
+  /** Principals a user would get, for display. */
+  principalsOf(user: User): string[] {
+    return principalsFor(user);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The user-certificate issuance policy as a list of small named checks, run in order before
+ * anything is signed (the shape of smallstep's signing pipeline). Each check either passes or throws an
+ * AirlockError that says what the user can do. Pure: no I/O; the caller supplies the quota history.
+ */
+import { AirlockError } from '../errors.ts';
+import { assertAcceptableKey, type PublicKey } from '../ssh/keys.ts';
+import type { User } from '../store/repositories.ts';
+import { formatCidr, parseCidr } from '../ssh/cidr.ts';
+
+export const DAY_MS = 86_400_000;
+
+export interface IssuancePolicy {
+  ttlMs: number;
+  dailyLimit: number;
+  /** Whether certificates may carry permit-agent-forwarding (off by default: checklist item 9). */
+  allowAgentForwarding: boolean;
+}
+
+export interface UserCertificatePlan {
+  principals: string[];
+  keyId: string;
+  validAfterMs: number;
+  validBeforeMs: number;
+  extensions: Record<string, string>;
+  criticalOptions: Record<string, string>;
+}
+
+// sshd splits principal lists on commas and treats whitespace specially in principals files; a
+// principal containing either could grant a different account than the one intended.
+const PRINCIPAL = /^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,63}$/;
+
+/** The principals of a user's certificates: their name, then operator-mapped principals, validated. */
+export function principalsFor(user: Pick<User, 'name' | 'extraPrincipals'>): string[] {
+  const all = [...new Set([user.name, ...user.extraPrincipals])];
+  for (const p of all) {
+    if (!PRINCIPAL.test(p)) {
+      throw new AirlockError('forbidden', `The principal "${p}" is not allowed in certificates (letters, digits and ._@+- only, at most 64); ask an operator to fix the mapping.`);
+    }
+  }
+  return all;
+}
+
+/**
+ * Checks the rolling 24-hour quota. `issuedAt` are issue times within the last 24 h, oldest first.
+ * Returns nothing when another certificate may be issued now; otherwise throws with the next time.
+ */
+export function checkDailyQuota(issuedAt: number[], now: number, limit: number): void {
+  const inWindow = issuedAt.filter((t) => t > now - DAY_MS).sort((a, b) => a - b);
+  if (inWindow.length < limit) return;
+  const nextAt = inWindow[inWindow.length - limit]! + DAY_MS;
+  throw new AirlockError(
+    'quota_exceeded',
+    `You have reached the limit of ${limit} certificates in 24 hours; the next one can be issued at ${new Date(nextAt).toISOString()}.`,
+    { details: { next_possible_at: new Date(nextAt).toISOString(), limit } },
+  );
+}
+
+/** Source-address critical option value for a user's CIDR restriction, or undefined when unrestricted. */
+export function sourceAddressFor(cidrs: string[]): string | undefined {
+  if (cidrs.length === 0) return undefined;
+  try {
+    return cidrs.map((c) => formatCidr(parseCidr(c))).join(',');
+  } catch (cause) {
+    throw new AirlockError('config', 'A CIDR restriction of this user is malformed; an operator must fix it.', { cause });
+  }
+}
+
+/** Runs every check and returns what to sign; throws the first refusal. */
+export function planUserCertificate(input: {
+  user: User;
+  publicKey: PublicKey;
+  caKeyBlobs: Buffer[];
+  issuedInLastDay: number[];
+  now: number;
+  policy: IssuancePolicy;
+  issuer: string;
+}): UserCertificatePlan {
+  const { user, publicKey, now, policy } = input;
+  if (user.disabled) throw new AirlockError('disabled', 'This account is disabled; contact your platform operators.');
+  assertAcceptableKey(publicKey);
+  if (input.caKeyBlobs.some((b) => b.equals(publicKey.blob))) {
+    throw new AirlockError('invalid_key', 'That is one of Airlock\'s CA keys; generate your own key with ssh-keygen -t ed25519.');
+  }
+  const principals = principalsFor(user);
+  checkDailyQuota(input.issuedInLastDay, now, policy.dailyLimit);
+  const extensions: Record<string, string> = { 'permit-port-forwarding': '', 'permit-pty': '' };
+  if (policy.allowAgentForwarding) extensions['permit-agent-forwarding'] = '';
+  const criticalOptions: Record<string, string> = {};
+  const sourceAddress = sourceAddressFor(user.sourceCidrs);
+  if (sourceAddress) criticalOptions['source-address'] = sourceAddress;
+  // Back-date by one minute: clients with slightly slow clocks would otherwise see "not yet valid".
+  const validAfterMs = Math.floor(now / 1000) * 1000 - 60_000;
+  return {
+    principals,
+    keyId: `${input.issuer}:${user.name}`,
+    validAfterMs,
+    validBeforeMs: Math.floor((now + policy.ttlMs) / 1000) * 1000,
+    extensions,
+    criticalOptions,
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The HTTP API (Hono): routes translate HTTP to calls on the CA, the sign-in flow and the token
+ * service, and back. No policy lives here; errors are mapped in one place (api-errors.ts).
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Clock } from '../clock.ts';
+import { AirlockError } from '../errors.ts';
+import type { CertificateAuthority } from '../ca/authority.ts';
+import type { SessionTokens } from '../identity/session-tokens.ts';
+import type { CertificateRecord, Store, User } from '../store/repositories.ts';
+import { parsePublicKey } from '../ssh/keys.ts';
+import { formatPublicKey } from '../ssh/keys.ts';
+import { errorResponse } from './api-errors.ts';
+
+/** What the password + TOTP sign-in needs to expose to HTTP. */
+export interface PasswordLogin {
+  authenticate(input: { name: string; password: string; otp: string; clientAddress: string | null }): Promise<User>;
+}
+
+export interface HttpDeps {
+  ca: CertificateAuthority;
+  login: PasswordLogin;
+  tokens: SessionTokens;
+  store: Store;
+  clock: Clock;
+  sessionTtlMs: number;
+  certTtlMs: number;
+  certDailyLimit: number;
+  log?: (msg: string, err: unknown) => void;
+}
+
+type Env = { Variables: { user: User; tokenId: string } };
+
+const MAX_BODY = 64 * 1024;
+
+/** The client's address as the socket saw it (never a forwarded header: those are client-controlled). */
+function clientAddress(c: Context): string | null {
+  try {
+    return getConnInfo(c).remote.address ?? null;
+  } catch {
+    return null; // app.request() in tests has no socket
+  }
+}
+
+async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new AirlockError('bad_request', 'The request body must be JSON.');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AirlockError('bad_request', 'The request body must be a JSON object.');
+  return body as Record<string, unknown>;
+}
+
+function stringField(body: Record<string, unknown>, name: string, max = 8192): string {
+  const v = body[name];
+  if (typeof v !== 'string' || v.length === 0) throw new AirlockError('bad_request', `The field "${name}" is required and must be a string.`);
+  if (v.length > max) throw new AirlockError('bad_request', `The field "${name}" is too long.`);
+  return v;
+}
+
+/** JSON view of a ledger entry. */
+export function certificateJson(r: CertificateRecord, now: number): Record<string, unknown> {
+  return {
+    serial: r.serial.toString(),
+    type: r.certType,
+    key_id: r.keyId,
+    user: r.userName || null,
+    principals: r.principals,
+    fingerprint: r.fingerprint,
+    valid_after: new Date(r.validAfter).toISOString(),
+    valid_before: new Date(r.validBefore).toISOString(),
+    issued_at: new Date(r.issuedAt).toISOString(),
+    method: r.method,
+    client_address: r.clientAddress,
+    revoked_at: r.revokedAt === null ? null : new Date(r.revokedAt).toISOString(),
+    status: r.revokedAt !== null ? 'revoked' : r.validBefore <= now ? 'expired' : 'valid',
+  };
+}
+
+function parseSerial(text: string): bigint {
+  if (!/^\d{1,20}$/.test(text)) throw new AirlockError('bad_request', `"${text}" is not a certificate serial number.`);
+  return BigInt(text);
+}
+
+/** Builds the Hono application. */
+export function createHttpApp(deps: HttpDeps): Hono<Env> {
+  const log = deps.log ?? ((msg, err) => console.error(msg, err));
+  const app = new Hono<Env>();
+  app.use('*', secureHeaders());
+  app.use('/api/*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw new AirlockError('bad_request', `The request body is larger than ${MAX_BODY} bytes.`); } }));
+  app.onError((err, c) => errorResponse(err, c, log));
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `No such endpoint: ${c.req.method} ${c.req.path}` } }, 404));
+
+  const requireUser = async (c: Context<Env>, next: () => Promise<void>): Promise<void> => {
+    const header = c.req.header('authorization');
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const { user, token: rec } = await deps.tokens.authenticate(token);
+    c.set('user', user);
+    c.set('tokenId', rec.id);
+    await deps.store.tokens.touch(rec.id, deps.clock.now());
+    await next();
+  };
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+
+  app.get('/api/v1/ca', (c) =>
+    c.json({
+      user_ca: formatPublicKey(deps.ca.userCaKey, 'airlock-user-ca'),
+      host_ca: formatPublicKey(deps.ca.hostCaKey, 'airlock-host-ca'),
+      cert_authority_line: deps.ca.certAuthorityLine(),
+      cert_ttl_seconds: Math.floor(deps.certTtlMs / 1000),
+      cert_daily_limit: deps.certDailyLimit,
+    }),
+  );
+
+  app.get('/api/v1/krl', async (c) => {
+    const krl = await deps.ca.krl();
+    return c.body(new Uint8Array(krl), 200, {
+      'Content-Type': 'application/octet-stream',
+      'Cache-Control': 'no-cache',
+      'X-Airlock-KRL-Version': String(await deps.ca.krlVersion()),
+    });
+  });
+
+  app.post('/api/v1/login', async (c) => {
+    const body = await jsonBody(c);
+    const user = await deps.login.authenticate({
+      name: stringField(body, 'user', 64),
+      password: stringField(body, 'password', 1024),
+      otp: stringField(body, 'otp', 64),
+      clientAddress: clientAddress(c),
+    });
+    const { token, record } = await deps.tokens.issue(user, { kind: 'session', ttlMs: deps.sessionTtlMs });
+    return c.json({ token, token_expires_at: new Date(record.expiresAt).toISOString(), user: { name: user.name, admin: user.isAdmin } });
+  });
+
+  app.post('/api/v1/logout', requireUser, async (c) => {
+    await deps.tokens.revoke(c.get('tokenId'));
+    return c.body(null, 204);
+  });
+
+  app.get('/api/v1/me', requireUser, (c) => {
+    const user = c.get('user');
+    return c.json({ name: user.name, email: user.email, admin: user.isAdmin, principals: deps.ca.principalsOf(user) });
+  });
+
+  app.post('/api/v1/certificates', requireUser, async (c) => {
+    const body = await jsonBody(c);
+    const publicKey = parsePublicKey(stringField(body, 'public_key', 16_384));
+    const issued = await deps.ca.issueUserCertificate({ user: c.get('user'), publicKey, method: 'password+totp', clientAddress: clientAddress(c) });
+    return c.json({ ...certificateJson(issued.record, deps.clock.now()), certificate: issued.line }, 201);
+  });
+
+  app.get('/api/v1/certificates', requireUser, async (c) => {
+    const now = deps.clock.now();
+    const list = await deps.store.certificates.listByUser(c.get('user').id);
+    return c.json({ certificates: list.map((r) => certificateJson(r, now)) });
+  });
+
+  app.delete('/api/v1/certificates/:serial', requireUser, async (c) => {
+    const user = c.get('user');
+    const rec = await deps.ca.revoke(parseSerial(c.req.param('serial') ?? ''), { actor: user.name, owner: user, reason: 'revoked by owner', clientAddress: clientAddress(c) });
+    return c.json({ revoked: [rec.serial.toString()] });
+  });
+
+  app.post('/api/v1/certificates/revoke-all', requireUser, async (c) => {
+    const user = c.get('user');
+    const serials = await deps.ca.revokeAllOfUser(user, { actor: user.name, reason: 'revoked by owner', clientAddress: clientAddress(c) });
+    return c.json({ revoked: serials.map(String) });
+  });
+
+  return app;
+}

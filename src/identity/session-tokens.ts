@@ -1,0 +1,58 @@
+/**
+ * Bearer tokens for the API: what a password + TOTP sign-in gives the CLI, and (later) scoped API tokens
+ * for orchestrators. Only a SHA-256 hash of each token is stored (checklist item 14): the tokens are 256
+ * random bits, so a fast hash is enough and a database leak does not yield usable tokens.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import { AirlockError } from '../errors.ts';
+import type { Store, Token, User } from '../store/repositories.ts';
+
+const PREFIX = 'alk_';
+
+/** SHA-256 hex of a bearer token. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export class SessionTokens {
+  readonly #store: Store;
+  readonly #clock: Clock;
+
+  constructor(deps: { store: Store; clock: Clock }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+  }
+
+  /** Creates a token for a user; returns the secret (shown once) and its record. */
+  async issue(user: User, opts: { kind: 'session' | 'api'; ttlMs: number; scopes?: string[] }): Promise<{ token: string; record: Token }> {
+    const token = PREFIX + randomBytes(32).toString('base64url');
+    const now = this.#clock.now();
+    const record: Token = {
+      id: randomUUID(), tokenHash: hashToken(token), userId: user.id, kind: opts.kind, scopes: opts.scopes ?? [],
+      createdAt: now, expiresAt: now + opts.ttlMs, lastUsedAt: null,
+    };
+    await this.#store.tokens.create({ id: record.id, tokenHash: record.tokenHash, userId: record.userId, kind: record.kind, scopes: record.scopes, createdAt: record.createdAt, expiresAt: record.expiresAt });
+    return { token, record };
+  }
+
+  /**
+   * Resolves a bearer token to its user. Unknown, malformed, expired tokens and disabled users all give
+   * the same 'unauthenticated' error, so a caller learns nothing about which it was.
+   */
+  async authenticate(token: string | undefined): Promise<{ user: User; token: Token }> {
+    const denied = new AirlockError('unauthenticated', 'Your session has expired or is invalid; sign in again with `airlock login`.');
+    if (!token || !token.startsWith(PREFIX) || token.length > 200) throw denied;
+    const rec = await this.#store.tokens.byHash(hashToken(token));
+    const now = this.#clock.now();
+    if (!rec || rec.expiresAt <= now) throw denied;
+    const user = await this.#store.users.byId(rec.userId);
+    if (!user || user.disabled) throw denied;
+    return { user, token: rec };
+  }
+
+  /** Ends a token (sign-out). */
+  async revoke(tokenId: string): Promise<void> {
+    await this.#store.tokens.revoke(tokenId);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The composition root: the one place that builds the store, the CA, identity and the HTTP API from
+ * the configuration and wires them together — for `airlock serve` and for the operator commands, which
+ * act on the same data directory or database.
+ */
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from './files.ts';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Config } from './config.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { createStore } from './store/kysely-store.ts';
+import type { Store } from './store/repositories.ts';
+import { loadCaKeys, type CaKeys } from './ca/ca-keys.ts';
+import { CertificateAuthority } from './ca/authority.ts';
+import { createAuditor, type Auditor } from './audit/auditor.ts';
+import { LocalLogin } from './identity/local-login.ts';
+import { SessionTokens } from './identity/session-tokens.ts';
+import { createHttpApp } from './http/app.ts';
+
+export interface Core {
+  config: Config;
+  clock: Clock;
+  store: Store;
+  keys: CaKeys;
+  audit: Auditor;
+  ca: CertificateAuthority;
+  login: LocalLogin;
+  tokens: SessionTokens;
+  close(): Promise<void>;
+}
+
+/** Opens the data directory, the store and the CA keys, and builds the cores. */
+export async function openCore(config: Config, opts: { clock?: Clock; log?: ((line: string) => void) | null } = {}): Promise<Core> {
+  const clock = opts.clock ?? systemClock;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await createStore({ url: config.databaseUrl, dataDir: config.dataDir });
+  let keys: CaKeys;
+  try {
+    keys = loadCaKeys(config.dataDir, config.caPassphrase);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const audit = createAuditor({ repository: store.audit, clock, log: opts.log });
+  const krlPath = join(config.dataDir, 'revoked.krl');
+  const ca = new CertificateAuthority({
+    keys, store, clock, audit,
+    policy: { ttlMs: config.certTtlMs, dailyLimit: config.certDailyLimit, allowAgentForwarding: false },
+    issuer: config.issuer,
+    // Keep a copy next to the database so that a node sharing the filesystem can point RevokedKeys at it.
+    onRevocation: (krl) => writeFileAtomic(krlPath, krl),
+  });
+  const login = new LocalLogin({ store, clock, audit: (e) => audit.record(e) });
+  const tokens = new SessionTokens({ store, clock });
+  return { config, clock, store, keys, audit, ca, login, tokens, close: () => store.close() };
+}
+
+export interface RunningServer {
+  core: Core;
+  httpUrl: string;
+  sshEndpoint: string | null;
+  close(): Promise<void>;
+}
+
+function listen(server: ServerType): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    if (server.listening) resolve(server.address() as AddressInfo);
+    server.once('listening', () => resolve(server.address() as AddressInfo));
+    server.once('error', reject);
+  });
+}
+
+const hostForUrl = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
+/** Starts `airlock serve`: HTTP API (and, later, the gateway) on the configured listeners. */
+export async function startServer(config: Config, opts: { clock?: Clock; log?: ((line: string) => void) | null } = {}): Promise<RunningServer> {
+  const core = await openCore(config, opts);
+  const app = createHttpApp({
+    ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
+    sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
+  });
+  const http = serve({ fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port });
+  let addr: AddressInfo;
+  try {
+    addr = await listen(http);
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+  const httpUrl = `http://${hostForUrl(config.httpListen.host)}:${addr.port}`;
+  const endpoints = { ssh: null, http: httpUrl };
+  writeFileAtomic(join(config.dataDir, 'endpoints.json'), JSON.stringify(endpoints, null, 2) + '\n');
+  return {
+    core,
+    httpUrl,
+    sshEndpoint: null,
+    async close() {
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        // Bearer-token clients keep connections alive; do not let them hold shutdown hostage.
+        (http as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await core.close();
+    },
+  };
+}

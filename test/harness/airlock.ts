@@ -1,0 +1,54 @@
+/**
+ * Runs the real `airlock` executable for black-box tests: `airlock serve` as a child process on port 0
+ * with its own data directory, and one-shot CLI commands with their own HOME.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, startProcess, stopProcess, waitFor, type RunResult } from './processes.ts';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const AIRLOCK_BIN = join(ROOT, 'bin', 'airlock.mjs');
+
+/** Runs `airlock ARGS` with Node 24 (this process's node) and returns its result. */
+export function airlock(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return run(process.execPath, [AIRLOCK_BIN, ...args], { input: opts.input, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 60_000 });
+}
+
+export interface RunningAirlock {
+  dataDir: string;
+  httpUrl: string;
+  ssh: string | null;
+  env: NodeJS.ProcessEnv;
+  logs(): string;
+  stop(): Promise<void>;
+  /** Runs `airlock admin --data-dir DIR ARGS`. */
+  admin(args: string[], opts?: { input?: string }): Promise<RunResult>;
+}
+
+/** Starts `airlock serve` with a data directory and environment overrides; waits for endpoints.json. */
+export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningAirlock> {
+  const fullEnv: NodeJS.ProcessEnv = { ...process.env, AIRLOCK_HTTP_LISTEN: '127.0.0.1:0', AIRLOCK_SSH_LISTEN: '127.0.0.1:0', ...env };
+  const endpointsFile = join(dataDir, 'endpoints.json');
+  const proc = startProcess(process.execPath, [AIRLOCK_BIN, 'serve', '--data-dir', dataDir], { env: fullEnv });
+  let exited = false;
+  proc.child.once('exit', () => (exited = true));
+  const endpoints = await waitFor('airlock serve to write endpoints.json', () => {
+    if (exited) throw new Error(`airlock serve exited early:\n${proc.output()}`);
+    if (!existsSync(endpointsFile)) return undefined;
+    try {
+      return JSON.parse(readFileSync(endpointsFile, 'utf8')) as { http: string; ssh: string | null };
+    } catch {
+      return undefined;
+    }
+  }, 30_000);
+  return {
+    dataDir,
+    httpUrl: endpoints.http,
+    ssh: endpoints.ssh,
+    env: fullEnv,
+    logs: proc.output,
+    stop: () => stopProcess(proc.child),
+    admin: (args, opts = {}) => airlock(['admin', '--data-dir', dataDir, ...args], { env: fullEnv, input: opts.input }),
+  };
+}
