@@ -54,6 +54,12 @@ export class TempDir {
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
+  /** Runs ssh-keygen with bytes on its standard input. */
+  keygenWithInput(args: string[], input: Buffer | string): KeygenResult {
+    const r = spawnSync(SSH_KEYGEN, args, { cwd: this.dir, input, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', TZ: 'UTC' }, timeout: 30_000 });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
   /** Runs ssh-keygen and fails unless it exits 0. */
   keygenOk(args: string[]): string {
     const r = this.keygen(args);
