@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import fc from 'fast-check';
+import { createStore } from '../store/kysely-store.ts';
 import {
   RECOVERY_CODE_BITS,
+  consumeRecoveryCode,
+  resetRecoveryCodes,
   generateRecoveryCodes,
   hashRecoveryCode,
   looksLikeRecoveryCode,
@@ -64,4 +68,32 @@ test('property: every generated code normalises to itself without dashes', () =>
     }),
     { numRuns: 50 },
   );
+});
+
+test('reset and consume over the real store: each code once, only for its user, typed any way', async () => {
+  const store = await createStore({ url: 'sqlite::memory:', dataDir: tmpdir() });
+  try {
+    const hash = '$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc';
+    const alice = await store.users.create({ name: 'alice', email: null, isAdmin: false, passwordHash: hash, totpSecret: null }, 0);
+    const bob = await store.users.create({ name: 'bob', email: null, isAdmin: false, passwordHash: hash, totpSecret: null }, 0);
+    const codes = await resetRecoveryCodes(store.recoveryCodes, alice.id);
+    const bobCodes = await resetRecoveryCodes(store.recoveryCodes, bob.id, 2);
+    assert.equal(codes.length, 10);
+    assert.equal(await store.recoveryCodes.remaining(alice.id), 10);
+    assert.equal(await consumeRecoveryCode(store.recoveryCodes, alice.id, bobCodes[0]!, 1), false);
+    assert.equal(await consumeRecoveryCode(store.recoveryCodes, alice.id, 'not a code', 1), false);
+    assert.equal(await consumeRecoveryCode(store.recoveryCodes, alice.id, codes[0]!.toUpperCase(), 1), true);
+    assert.equal(await consumeRecoveryCode(store.recoveryCodes, alice.id, codes[0]!, 2), false);
+    assert.equal(await store.recoveryCodes.remaining(alice.id), 9);
+    // Concurrent use of one code: exactly one wins.
+    const wins = await Promise.all([1, 2, 3, 4].map(() => consumeRecoveryCode(store.recoveryCodes, alice.id, codes[1]!, 3)));
+    assert.equal(wins.filter(Boolean).length, 1);
+    // A reset invalidates every old code.
+    const fresh = await resetRecoveryCodes(store.recoveryCodes, alice.id, 3);
+    assert.equal(await consumeRecoveryCode(store.recoveryCodes, alice.id, codes[2]!, 4), false);
+    assert.equal(await consumeRecoveryCode(store.recoveryCodes, alice.id, fresh[0]!, 4), true);
+    assert.equal(await store.recoveryCodes.remaining(bob.id), 2);
+  } finally {
+    await store.close();
+  }
 });

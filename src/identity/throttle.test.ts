@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import fc from 'fast-check';
+import { isAirlockError } from '../errors.ts';
+import { createStore } from '../store/kysely-store.ts';
 import type { ThrottleState } from '../store/repositories.ts';
 import {
   DEFAULT_THROTTLE_POLICY as P,
+  Throttle,
   addressThrottleKey,
   freshThrottleState,
   isThrottled,
@@ -93,4 +97,48 @@ test('keys: user names fold case; addresses canonicalise mapped IPv4 and group I
   assert.equal(addressThrottleKey('2001:db8:1:2:3:4:192.0.2.1'), 'addr:2001:db8:1:2::/64');
   assert.notEqual(addressThrottleKey('2001:db8:1:3::1'), addressThrottleKey('2001:db8:1:2::1'));
   assert.equal(addressThrottleKey('unix-socket'), 'addr:unix-socket');
+});
+
+test('Throttle over the real store: locks, names the retry time, and succeed clears only the user key', async () => {
+  const store = await createStore({ url: 'sqlite::memory:', dataDir: tmpdir() });
+  try {
+    const throttle = new Throttle(store.throttle);
+    const keys = [userThrottleKey('Alice'), addressThrottleKey('192.0.2.1')];
+    for (let i = 0; i < 4; i++) {
+      await throttle.check(keys, T0 + i);
+      await throttle.fail(keys, T0 + i);
+    }
+    await throttle.check(keys, T0 + 4);
+    await throttle.fail(keys, T0 + 4);
+    const retryAt = new Date(T0 + 4 + MIN).toISOString();
+    await assert.rejects(throttle.check(keys, T0 + 5), (e) => {
+      assert.ok(isAirlockError(e, 'throttled'));
+      assert.equal(e.message, `Too many failed sign-ins. Try again after ${retryAt}.`);
+      assert.deepEqual(e.details, { retryAt });
+      return true;
+    });
+    // Either key alone is enough to refuse.
+    await assert.rejects(throttle.check([userThrottleKey('alice')], T0 + 5), (e) => isAirlockError(e, 'throttled'));
+    await assert.rejects(throttle.check([addressThrottleKey('::ffff:192.0.2.1')], T0 + 5), (e) => isAirlockError(e, 'throttled'));
+    await throttle.check([userThrottleKey('bob'), addressThrottleKey('192.0.2.2')], T0 + 5);
+    await throttle.check(keys, T0 + 4 + MIN);
+
+    await throttle.succeed(userThrottleKey('alice'));
+    assert.equal(await store.throttle.get('user:alice'), undefined);
+    assert.equal((await store.throttle.get('addr:192.0.2.1'))?.failures, 5);
+  } finally {
+    await store.close();
+  }
+});
+
+test('Throttle: concurrent failures are all counted', async () => {
+  const store = await createStore({ url: 'sqlite::memory:', dataDir: tmpdir() });
+  try {
+    const throttle = new Throttle(store.throttle);
+    await Promise.all(Array.from({ length: 12 }, (_, i) => throttle.fail(['user:carol', 'addr:198.51.100.1'], T0 + i)));
+    assert.equal((await store.throttle.get('user:carol'))?.failures, 12);
+    assert.equal((await store.throttle.get('addr:198.51.100.1'))?.failures, 12);
+  } finally {
+    await store.close();
+  }
 });
