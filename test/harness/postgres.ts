@@ -28,7 +28,11 @@ export async function withTestDatabase(): Promise<TestDatabase | null> {
   if (!adminUrl) return null;
   // Only [a-z0-9_], so the name is safe to splice into CREATE/DROP DATABASE (identifiers cannot be bound).
   const name = `airlock_test_${randomBytes(6).toString('hex')}`;
-  await onAdminConnection(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  await onAdminConnection(adminUrl, async (client) => {
+    await client.query(`CREATE DATABASE ${name}`);
+    // Throwaway data: skip the WAL flush at each commit, which otherwise dominates the suites' time.
+    await client.query(`ALTER DATABASE ${name} SET synchronous_commit = off`);
+  });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   let dropped: Promise<void> | undefined;
