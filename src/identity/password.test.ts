@@ -102,6 +102,12 @@ test('over-long passwords are refused by hashPassword and never verify', async (
   const phc = await hashPassword(max, { cost: LOW_COST_FOR_TESTS });
   assert.equal(await verifyPassword(max, phc), true);
   assert.equal(await verifyPassword(long, phc), false);
+  // Refused before the KDF, however long.
+  const huge = 'x'.repeat(10_000_000);
+  const t = performance.now();
+  assert.equal(await verifyPassword(huge, phc), false);
+  assert.match(passwordPolicyViolation(huge)!, /too long/);
+  assert.ok(performance.now() - t < 1000);
 });
 
 test('dummyVerify runs the KDF at production cost and is always false', async () => {

@@ -55,6 +55,13 @@ function normalise(password: string): string {
   return password.normalize('NFKC');
 }
 
+// Composition shrinks a string by a small bounded factor (a base letter and a few marks become one
+// character), so anything this long is over the limit whatever NFKC makes of it, and is refused
+// before any work is spent on it.
+function obviouslyTooLong(password: string): boolean {
+  return password.length > PASSWORD_MAX_LENGTH * 16;
+}
+
 function codePoints(s: string): number {
   let n = 0;
   for (const _ of s) n++;
@@ -103,7 +110,7 @@ async function derive(password: string, salt: Buffer, cost: KdfCost, tagLength: 
 /** Hashes a password with Argon2id and a fresh random salt; returns the PHC string. */
 export async function hashPassword(password: string, options: { cost?: KdfCost } = {}): Promise<string> {
   const cost = options.cost ?? OWASP_COST;
-  if (codePoints(normalise(password)) > PASSWORD_MAX_LENGTH) {
+  if (obviouslyTooLong(password) || codePoints(normalise(password)) > PASSWORD_MAX_LENGTH) {
     throw new AirlockError('bad_request', `Passwords may have at most ${PASSWORD_MAX_LENGTH} characters.`);
   }
   const salt = randomBytes(SALT_BYTES);
@@ -118,7 +125,7 @@ export async function hashPassword(password: string, options: { cost?: KdfCost }
 export async function verifyPassword(password: string, phc: string): Promise<boolean> {
   const parsed = parsePhc(phc);
   if (!parsed) return false;
-  if (codePoints(normalise(password)) > PASSWORD_MAX_LENGTH) return false;
+  if (obviouslyTooLong(password) || codePoints(normalise(password)) > PASSWORD_MAX_LENGTH) return false;
   let tag: Buffer;
   try {
     tag = await derive(password, parsed.salt, parsed.cost, parsed.tag.length);
@@ -150,6 +157,7 @@ export async function dummyVerify(password: string): Promise<false> {
 
 /** The policy problem with a password for this user, or undefined when it is acceptable. */
 export function passwordPolicyViolation(password: string, userName?: string): string | undefined {
+  if (obviouslyTooLong(password)) return `The password is too long: use at most ${PASSWORD_MAX_LENGTH} characters.`;
   const normalised = normalise(password);
   const length = codePoints(normalised);
   if (length < PASSWORD_MIN_LENGTH) {

@@ -86,6 +86,8 @@ test('property: locks start only after maxFailures, never exceed the maximum, an
 
 test('keys: user names fold case; addresses canonicalise mapped IPv4 and group IPv6 by /64', () => {
   assert.equal(userThrottleKey('Alice'), 'user:alice');
+  assert.match(userThrottleKey('A'.repeat(10_000)), /^user:sha256:[0-9a-f]{64}$/);
+  assert.equal(userThrottleKey('A'.repeat(10_000)), userThrottleKey('a'.repeat(10_000)));
   assert.equal(addressThrottleKey('192.0.2.7'), 'addr:192.0.2.7');
   assert.equal(addressThrottleKey('::ffff:192.0.2.7'), 'addr:192.0.2.7');
   assert.equal(addressThrottleKey('::FFFF:192.0.2.7'), 'addr:192.0.2.7');

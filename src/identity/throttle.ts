@@ -4,6 +4,7 @@
  * with each further failure up to `maxLockMs`. A locked key refuses every attempt, including one
  * with the right credentials — otherwise the lock would only slow guessing, not stop it.
  */
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { AirlockError } from '../errors.ts';
 import type { ThrottleRepository, ThrottleState } from '../store/repositories.ts';
@@ -28,10 +29,14 @@ export const DEFAULT_THROTTLE_POLICY: Readonly<ThrottlePolicy> = Object.freeze({
   maxLockMs: 60 * 60_000,
 });
 
-/** The throttle key of a user name. */
+const MAX_KEY_NAME = 128;
+
+/** The throttle key of a user name (long names are hashed to bound the key's size). */
 export function userThrottleKey(name: string): string {
   // Case-folded so that "Alice" and "alice" share one counter whatever the store's collation.
-  return `user:${name.toLowerCase()}`;
+  const folded = name.toLowerCase();
+  // A caller may present any string as a name; an absurdly long one must not become a huge row.
+  return folded.length <= MAX_KEY_NAME ? `user:${folded}` : `user:sha256:${createHash('sha256').update(folded).digest('hex')}`;
 }
 
 /**
@@ -48,8 +53,8 @@ export function addressThrottleKey(address: string): string {
     const groups = expandIpv6(noZone);
     if (groups) return `addr:${groups.slice(0, 4).join(':')}::/64`;
   }
-  // Not an IP literal (e.g. a unix socket peer): count it verbatim.
-  return `addr:${address}`;
+  // Not an IP literal (e.g. a unix socket peer): count it verbatim, bounded.
+  return `addr:${address.slice(0, MAX_KEY_NAME)}`;
 }
 
 function expandIpv6(address: string): string[] | undefined {
