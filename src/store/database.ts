@@ -3,8 +3,9 @@
  *
  * Choosing:
  * - SQLite (the default, no URL): one file `<dataDir>/airlock.db`, nothing to run beside Airlock.
- *   Right for one `airlock serve` process, which is enough for a department. Back it up with the data
- *   directory (`sqlite3 airlock.db .backup`), not by copying the file while the server runs.
+ *   Right for one `airlock serve` process, which is enough for a department. Back it up with
+ *   `sqlite3 airlock.db ".backup copy.db"` (or `VACUUM INTO`), not by copying the file while the
+ *   server runs: WAL mode keeps recent writes in airlock.db-wal.
  * - PostgreSQL (`AIRLOCK_DATABASE_URL=postgres://…`): for several `airlock serve` replicas behind a
  *   load balancer. Everything that must hold across replicas (TOTP replay, recovery-code use, quotas,
  *   revocation) is enforced by the database, so the replicas share it safely.

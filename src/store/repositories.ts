@@ -32,12 +32,14 @@ export interface UserRepository {
   byName(name: string): Promise<User | undefined>;
   byId(id: string): Promise<User | undefined>;
   list(): Promise<User[]>;
+  /** Sets the disabled flag; false when no user has this name. */
   setDisabled(name: string, disabled: boolean): Promise<boolean>;
+  /** Changes the given fields; throws AirlockError('not_found') when no user has this id. */
   update(id: string, patch: Partial<Pick<User, 'email' | 'isAdmin' | 'passwordHash' | 'totpSecret' | 'sourceCidrs' | 'extraPrincipals'>>): Promise<void>;
 }
 
 export interface RecoveryCodeRepository {
-  /** Replaces all of a user's recovery codes with these hashes. */
+  /** Replaces all of a user's recovery codes with these hashes (one transaction; the user must exist). */
   replace(userId: string, codeHashes: string[]): Promise<void>;
   /** Marks the code with this hash used; true only if it existed, belonged to the user and was unused (atomic). */
   consume(userId: string, codeHash: string, now: number): Promise<boolean>;
@@ -45,7 +47,10 @@ export interface RecoveryCodeRepository {
 }
 
 export interface TotpReplayRepository {
-  /** Records that `step` was used; false if it was already used by this user (atomic, via the primary key). */
+  /**
+   * Records that `step` was used; false if it was already used by this user (atomic, via the primary
+   * key). Any other failure (unknown user, database down) rejects, so it cannot pass for either answer.
+   */
   markUsed(userId: string, step: number, now: number): Promise<boolean>;
   /** Drops records older than `before` (they can no longer verify anyway). */
   prune(before: number): Promise<void>;
@@ -76,6 +81,7 @@ export interface Token {
 }
 
 export interface TokenRepository {
+  /** Stores a token for an existing user; throws AirlockError('conflict') on a duplicate id or hash. */
   create(token: Omit<Token, 'lastUsedAt'>): Promise<void>;
   byHash(tokenHash: string): Promise<Token | undefined>;
   touch(id: string, now: number): Promise<void>;
@@ -103,12 +109,12 @@ export interface CertificateRecord {
 }
 
 export interface CertificateRepository {
-  /** Stores an issued certificate; throws AirlockError('conflict') on a duplicate serial. */
+  /** Stores an issued certificate; throws AirlockError('conflict') on a duplicate serial (any uint64 is storable). */
   insert(record: CertificateRecord): Promise<void>;
   bySerial(serial: bigint): Promise<CertificateRecord | undefined>;
   /** A user's certificates, newest first. */
   listByUser(userId: string): Promise<CertificateRecord[]>;
-  /** All certificates, newest first, optionally only unexpired ones. */
+  /** All certificates, newest first, optionally only those not expired at `validAt` (valid_before > validAt). */
   listAll(options?: { validAt?: number }): Promise<CertificateRecord[]>;
   /** Issue times of the user's user-certificates issued at or after `since`, oldest first (for the quota). */
   issuedSince(userId: string, since: number): Promise<number[]>;
@@ -123,7 +129,7 @@ export interface CertificateRepository {
 export interface SettingsRepository {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
-  /** Atomically increments an integer setting (0 when absent) and returns the new value. */
+  /** Atomically increments an integer setting (0 when absent) and returns the new value; one statement, safe across replicas. */
   increment(key: string): Promise<number>;
 }
 
@@ -139,7 +145,7 @@ export interface AuditEvent {
 
 export interface AuditRepository {
   append(event: AuditEvent): Promise<void>;
-  /** Events at or after `since`, oldest first, at most `limit`. */
+  /** Events at or after `since`, oldest first, at most `limit` (no limit when absent). */
   list(options: { since?: number; limit?: number; actor?: string; type?: string }): Promise<AuditEvent[]>;
 }
 

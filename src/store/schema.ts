@@ -20,13 +20,13 @@ export interface UsersTable {
 
 export interface RecoveryCodesTable {
   id: Generated<number>;
-  user_id: string;
+  user_id: string; // references users(id) on delete cascade; unique (user_id, code_hash)
   code_hash: string; // SHA-256 hex of the normalised code; codes are high-entropy so no KDF needed
   used_at: number | null;
 }
 
 export interface TotpUsedTable {
-  user_id: string;
+  user_id: string; // references users(id) on delete cascade
   step: number; // RFC 6238 time step that was accepted; primary key (user_id, step)
   used_at: number;
 }
@@ -41,7 +41,7 @@ export interface ThrottleTable {
 export interface TokensTable {
   id: string; // random, public identifier
   token_hash: string; // SHA-256 hex of the bearer secret; the secret itself is never stored
-  user_id: string;
+  user_id: string; // references users(id) on delete cascade
   kind: string; // 'session' | 'api'
   scopes: string; // JSON string[]
   created_at: number;
@@ -50,8 +50,8 @@ export interface TokensTable {
 }
 
 export interface CertificatesTable {
-  serial: string; // decimal string of a uint64 below 2^53 (portable; pg returns int8 as strings anyway)
-  user_id: string;
+  serial: string; // decimal string of the uint64 serial; text so any uint64 survives both dialects (int8 is signed)
+  user_id: string; // no foreign key: the record outlives the user; '' for host certificates
   user_name: string;
   key_id: string;
   cert_type: string; // 'user' | 'host'
