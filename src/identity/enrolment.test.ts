@@ -70,10 +70,9 @@ test('enrolUser stores the user with hashes only and hands back working factors 
         password: 'a perfectly fine password',
         extraPrincipals: ['ops'],
         sourceCidrs: ['192.0.2.0/24'],
-        issuer: 'Airlock Lab',
       },
       clock,
-      { recoveryCodes: 8 },
+      { issuer: 'Airlock Lab', recoveryCodes: 8 },
     );
     const stored = (await store.users.byName('carol'))!;
     assert.equal(stored.id, e.user.id);
