@@ -16,6 +16,7 @@ import { POSTGRES_SKIP_REASON, withTestDatabase, type TestDatabase } from '../..
 import { openDatabase, SQLITE_FILE_NAME, type OpenedDatabase } from './database.ts';
 import { createStore } from './kysely-store.ts';
 import { migrateToLatest } from './migrate.ts';
+import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 
 const run = promisify(execFile);
@@ -27,6 +28,9 @@ before(async () => {
 after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
+
+/** Every migration name, in order: what a fresh database gets (the list grows as others add migrations). */
+const ALL_MIGRATIONS = Object.keys(await migrationProvider('sqlite').getMigrations()).sort();
 
 async function mode(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
@@ -135,7 +139,7 @@ describe('opening and migrating', { concurrency: true }, () => {
         const fresh = await target.open();
         const { db, dialect } = await fresh.opened();
         try {
-          assert.deepEqual(await migrateToLatest(db, dialect), ['0001_initial']);
+          assert.deepEqual(await migrateToLatest(db, dialect), ALL_MIGRATIONS);
           assert.deepEqual(await migrateToLatest(db, dialect), []);
           const tables = await tableNames(db);
           for (const t of ['users', 'recovery_codes', 'totp_used', 'throttle', 'tokens', 'certificates', 'settings', 'audit_events']) assert.ok(tables.includes(t), t);
@@ -176,7 +180,7 @@ describe('opening and migrating', { concurrency: true }, () => {
   }
 
   describe('concurrent migrations', { concurrency: true }, () => {
-    test('two processes migrating one fresh SQLite file both succeed, and 0001 runs once', async () => {
+    test('two processes migrating one fresh SQLite file both succeed, and each migration runs once', async () => {
       const dataDir = await mkdtemp(join(tmp, 'race-'));
       const here = (file: string): string => pathToFileURL(join(import.meta.dirname, file)).href;
       const script = `
@@ -186,17 +190,17 @@ describe('opening and migrating', { concurrency: true }, () => {
         try { console.log(JSON.stringify(await migrateToLatest(db, dialect))); } finally { await db.destroy(); }`;
       const outputs = await Promise.all([0, 1].map(() => run(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 })));
       const applied = outputs.map((o) => JSON.parse(o.stdout) as string[]).sort((a, b) => a.length - b.length);
-      assert.deepEqual(applied, [[], ['0001_initial']]);
+      assert.deepEqual(applied, [[], ALL_MIGRATIONS]);
       for (const o of outputs) assert.equal(o.stderr, '', 'no warnings (node:sqlite prints no ExperimentalWarning on the pinned Node)');
     });
 
-    test('two replicas migrating one fresh PostgreSQL database both succeed, and 0001 runs once', { skip: POSTGRES_SKIP_REASON }, async () => {
+    test('two replicas migrating one fresh PostgreSQL database both succeed, and each migration runs once', { skip: POSTGRES_SKIP_REASON }, async () => {
       const testDb = (await withTestDatabase())!;
       const a = await openDatabase({ url: testDb.url, dataDir: '/nonexistent' });
       const b = await openDatabase({ url: testDb.url, dataDir: '/nonexistent' });
       try {
         const applied = (await Promise.all([migrateToLatest(a.db, a.dialect), migrateToLatest(b.db, b.dialect)])).sort((x, y) => x.length - y.length);
-        assert.deepEqual(applied, [[], ['0001_initial']]);
+        assert.deepEqual(applied, [[], ALL_MIGRATIONS]);
       } finally {
         await a.db.destroy();
         await b.db.destroy();
