@@ -18,6 +18,7 @@ import { createAuditor, type Auditor } from './audit/auditor.ts';
 import { LocalLogin } from './identity/local-login.ts';
 import { SessionTokens } from './identity/session-tokens.ts';
 import { createHttpApp } from './http/app.ts';
+import { createLogger, stderrSink } from './log.ts';
 
 export interface Core {
   config: Config;
@@ -77,7 +78,9 @@ const hostForUrl = (host: string): string => (host.includes(':') ? `[${host}]` :
 /** Starts `airlock serve`: HTTP API (and, later, the gateway) on the configured listeners. */
 export async function startServer(config: Config, opts: { clock?: Clock; log?: ((line: string) => void) | null } = {}): Promise<RunningServer> {
   const core = await openCore(config, opts);
+  const logger = createLogger(opts.log === undefined ? stderrSink : opts.log);
   const app = createHttpApp({
+    log: (msg, err) => logger.error(msg, err),
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
     sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
   });

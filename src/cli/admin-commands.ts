@@ -8,15 +8,13 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.ts';
 import { AirlockError } from '../errors.ts';
 import { parseDuration } from '../duration.ts';
-import { openCore, type Core } from '../server.ts';
+import type { Core } from '../server.ts';
 import { writeFileAtomic } from '../files.ts';
-import { enrolUser, checkUserName } from '../identity/local-login.ts';
-import { totpQrTerminal } from '../identity/totp.ts';
 import { parsePublicKey, formatPublicKey } from '../ssh/keys.ts';
 import { parseCidr } from '../ssh/cidr.ts';
 import { principalsFor } from '../ca/issuance-policy.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
-import { certificateJson } from '../http/app.ts';
+import { certificateJson } from '../ca/ledger-view.ts';
 import { readFirstLineOfStdin, prompt } from './prompt.ts';
 import { out, outJson, say, table } from './output.ts';
 import { certificatesTable, type CertificateJson } from './certs-command.ts';
@@ -31,6 +29,8 @@ function adminConfig(cmd: Command): Config {
 /** Runs `fn` with the cores opened on the configured data directory/database, closing them afterwards. */
 async function withCore<T>(cmd: Command, fn: (core: Core) => Promise<T>): Promise<T> {
   // Admin commands log audit events to the database only; their stdout/stderr belong to the operator.
+  // Loaded on demand: the store and its drivers are heavy, and most commands never need them.
+  const { openCore } = await import('../server.ts');
   const core = await openCore(adminConfig(cmd), { log: null });
   try {
     return await fn(core);
@@ -71,6 +71,8 @@ Examples:
   airlock admin user add alice --email alice@example.org --password-stdin < pw.txt
   echo "$PASSWORD" | airlock admin user add ops --admin --password-stdin --json`)
     .action(async (name: string, opts: { email?: string; admin?: boolean; passwordStdin?: boolean; principal: string[]; sourceCidr: string[]; json?: boolean }, cmd: Command) => {
+      const { enrolUser, checkUserName } = await import('../identity/local-login.ts');
+      const { totpQrTerminal } = await import('../identity/totp.ts');
       checkUserName(name);
       const password = opts.passwordStdin ? await readFirstLineOfStdin('password') : await prompt(`Initial password for ${name}: `, { hidden: true, flag: '--password-stdin' });
       await withCore(cmd, async (core) => {

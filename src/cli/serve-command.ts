@@ -1,7 +1,6 @@
 /** `airlock serve`: runs the service in the foreground until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { startServer } from '../server.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { say } from './output.ts';
 
@@ -23,6 +22,7 @@ Examples:
 The chosen addresses are also written to DATA_DIR/endpoints.json.`)
     .action(async (opts: { dataDir?: string; config?: string; httpListen?: string; sshListen?: string }) => {
       const config = loadConfig({ flags: { data_dir: opts.dataDir, http_listen: opts.httpListen, ssh_listen: opts.sshListen }, configFile: opts.config });
+      const { startServer } = await import('../server.ts');
       const server = await startServer(config);
       const users = await server.core.store.users.list();
       const publicUrl = config.publicUrl ?? server.httpUrl;

@@ -19,8 +19,8 @@ export function errorResponse(err: unknown, c: Context, log: (msg: string, err: 
     return c.json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, status, headers);
   }
   if (err instanceof HTTPException) {
-    const status = err.status as ContentfulStatusCode;
-    return c.json({ error: { code: status === 413 ? 'bad_request' : 'bad_request', message: err.message || 'Bad request.' } }, status);
+    const status = err.status;
+    return c.json({ error: { code: 'bad_request', message: err.message || 'Bad request.' } }, status);
   }
   log('unhandled error in HTTP request', err);
   return c.json({ error: { code: 'internal', message: 'Internal error; the operators can find details in the service log.' } }, 500);

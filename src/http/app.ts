@@ -10,10 +10,11 @@ import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { CertificateAuthority } from '../ca/authority.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
-import type { CertificateRecord, Store, User } from '../store/repositories.ts';
+import type { Store, User } from '../store/repositories.ts';
 import { parsePublicKey } from '../ssh/keys.ts';
 import { formatPublicKey } from '../ssh/keys.ts';
 import { errorResponse } from './api-errors.ts';
+import { certificateJson } from '../ca/ledger-view.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
 export interface PasswordLogin {
@@ -61,25 +62,6 @@ function stringField(body: Record<string, unknown>, name: string, max = 8192): s
   if (typeof v !== 'string' || v.length === 0) throw new AirlockError('bad_request', `The field "${name}" is required and must be a string.`);
   if (v.length > max) throw new AirlockError('bad_request', `The field "${name}" is too long.`);
   return v;
-}
-
-/** JSON view of a ledger entry. */
-export function certificateJson(r: CertificateRecord, now: number): Record<string, unknown> {
-  return {
-    serial: r.serial.toString(),
-    type: r.certType,
-    key_id: r.keyId,
-    user: r.userName || null,
-    principals: r.principals,
-    fingerprint: r.fingerprint,
-    valid_after: new Date(r.validAfter).toISOString(),
-    valid_before: new Date(r.validBefore).toISOString(),
-    issued_at: new Date(r.issuedAt).toISOString(),
-    method: r.method,
-    client_address: r.clientAddress,
-    revoked_at: r.revokedAt === null ? null : new Date(r.revokedAt).toISOString(),
-    status: r.revokedAt !== null ? 'revoked' : r.validBefore <= now ? 'expired' : 'valid',
-  };
 }
 
 function parseSerial(text: string): bigint {
