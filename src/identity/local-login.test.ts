@@ -5,9 +5,11 @@ import { ManualClock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import { createStore } from '../store/kysely-store.ts';
 import type { AuditEvent, Store } from '../store/repositories.ts';
-import { LOCAL_LOGIN_EVENT, LocalLogin, enrolUser, type Enrolment, type LocalLoginInput } from './local-login.ts';
+import type { Enrolment } from './enrolment.ts';
+import { LOCAL_LOGIN_EVENT, LocalLogin, type LocalLoginInput } from './local-login.ts';
 import { hashPassword, verifyPassword } from './password.ts';
-import { currentTotp } from './totp.ts';
+import { resetRecoveryCodes } from './recovery.ts';
+import { currentTotp, newTotpSecret, totpUri } from './totp.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 const MIN = 60_000;
@@ -23,6 +25,17 @@ interface Fixture {
   bob: Enrolment;
 }
 
+// Hashed once at production cost and shared by every test (hashing is enrolment's business and is
+// tested there); each test still verifies against these real Argon2id hashes.
+const hashes = Promise.all([hashPassword(ALICE_PW), hashPassword(BOB_PW)]);
+
+async function account(store: Store, name: string, passwordHash: string, isAdmin: boolean): Promise<Enrolment> {
+  const totpSecret = newTotpSecret();
+  const user = await store.users.create({ name, email: null, isAdmin, passwordHash, totpSecret }, T0);
+  const recoveryCodes = await resetRecoveryCodes(store.recoveryCodes, user.id);
+  return { user, totpSecret, totpUri: totpUri({ issuer: 'Airlock', account: name, secret: totpSecret }), recoveryCodes };
+}
+
 // Real store (SQLite in memory), real KDF at production cost, a manual clock.
 async function setup(): Promise<Fixture> {
   const store = await createStore({ url: 'sqlite::memory:', dataDir: tmpdir() });
@@ -36,8 +49,9 @@ async function setup(): Promise<Fixture> {
       await store.audit.append(e);
     },
   });
-  const alice = await enrolUser(store, { name: 'alice', email: 'alice@example.org', isAdmin: false, password: ALICE_PW }, clock);
-  const bob = await enrolUser(store, { name: 'bob', email: null, isAdmin: true, password: BOB_PW }, clock);
+  const [aliceHash, bobHash] = await hashes;
+  const alice = await account(store, 'alice', aliceHash, false);
+  const bob = await account(store, 'bob', bobHash, true);
   return { store, clock, login, events, alice, bob };
 }
 
