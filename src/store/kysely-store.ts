@@ -4,10 +4,13 @@ import { auditRepository } from './audit-repository.ts';
 import { certificatesRepository } from './certificates-repository.ts';
 import { openDatabase, type OpenDatabaseOptions, type SqlDialect } from './database.ts';
 import { migrateToLatest } from './migrate.ts';
+import { projectsRepository } from './projects-repository.ts';
+import { publicKeysRepository } from './public-keys-repository.ts';
 import { recoveryCodesRepository } from './recovery-codes-repository.ts';
 import type { Store } from './repositories.ts';
 import type { Database } from './schema.ts';
 import { settingsRepository } from './settings-repository.ts';
+import { targetsRepository } from './targets-repository.ts';
 import { throttleRepository } from './throttle-repository.ts';
 import { tokensRepository } from './tokens-repository.ts';
 import { totpReplayRepository } from './totp-replay-repository.ts';
@@ -38,6 +41,9 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect): Store {
     certificates: certificatesRepository(db),
     settings: settingsRepository(db),
     audit: auditRepository(db),
+    projects: projectsRepository(db),
+    targets: targetsRepository(db),
+    publicKeys: publicKeysRepository(db),
     // Idempotent: the server's shutdown path and a test's cleanup may both close the store.
     close(): Promise<void> {
       closing ??= db.destroy();

@@ -2,6 +2,7 @@
  * The store's ports: what the cores (identity, CA, audit) may ask of persistence. The Kysely
  * implementation lives beside it; cores import only these types.
  */
+import type { Project, ProjectMember, ProjectRole, RegisteredKey, Target, TargetService } from '../inventory/ports.ts';
 
 export interface User {
   id: string;
@@ -149,6 +150,74 @@ export interface AuditRepository {
   list(options: { since?: number; limit?: number; actor?: string; type?: string }): Promise<AuditEvent[]>;
 }
 
+export interface ProjectRepository {
+  /** Creates a project; throws AirlockError('conflict') when the name is taken. */
+  create(name: string, now: number): Promise<Project>;
+  byName(name: string): Promise<Project | undefined>;
+  byId(id: string): Promise<Project | undefined>;
+  /** All projects, ordered by name. */
+  list(): Promise<Project[]>;
+  /** Adds the user to the project, or changes their role; says which it was. */
+  setMember(projectId: string, userId: string, role: ProjectRole): Promise<'added' | 'updated'>;
+  /** Removes a membership; false when the user was not a member. */
+  removeMember(projectId: string, userId: string): Promise<boolean>;
+  /** The project's members with their user names, ordered by user name. */
+  members(projectId: string): Promise<ProjectMember[]>;
+  /** The projects a user belongs to, with their role, ordered by project name. */
+  projectsOfUser(userId: string): Promise<(Project & { role: ProjectRole })[]>;
+}
+
+/** A target as the inventory hands it to the store (validated, project resolved). */
+export interface NewTargetRecord {
+  name: string;
+  projectId: string;
+  host: string;
+  port: number;
+  loginUser: string | null;
+  services: TargetService[];
+  allowedCidrs: string[];
+  expiresAt: number | null;
+}
+
+export interface TargetRepository {
+  /**
+   * Stores a target and its services in one transaction. A target of the same name that has expired
+   * by `now` is replaced (its name is free again); a live one makes this AirlockError('conflict').
+   */
+  create(target: NewTargetRecord, now: number): Promise<Target>;
+  /** A target by name, expired or not. */
+  byName(name: string): Promise<Target | undefined>;
+  /** Targets ordered by name; `projectId` narrows to one project, `validAt` drops those expired by then. */
+  list(options?: { projectId?: string; validAt?: number }): Promise<Target[]>;
+  /** Unexpired targets of every project the user is a member of, ordered by name. */
+  listForUser(userId: string, now: number): Promise<Target[]>;
+  /** Deletes a target (and, by cascade, its services); `projectId` restricts it to one project. */
+  remove(name: string, options?: { projectId?: string }): Promise<boolean>;
+}
+
+/** A key as the key registry hands it to the store (parsed, checked, fingerprinted). */
+export interface NewPublicKeyRecord {
+  userId: string;
+  type: string;
+  bits: number;
+  fingerprint: string;
+  publicKey: string;
+  comment: string;
+}
+
+export interface PublicKeyRepository {
+  /** Stores a key; throws AirlockError('conflict') when the user already registered this fingerprint. */
+  create(key: NewPublicKeyRecord, now: number): Promise<RegisteredKey>;
+  byUserAndFingerprint(userId: string, fingerprint: string): Promise<RegisteredKey | undefined>;
+  /** A user's keys, oldest first. */
+  listByUser(userId: string): Promise<RegisteredKey[]>;
+  countByUser(userId: string): Promise<number>;
+  /** Deletes one of a user's keys; false when the user has no key with this fingerprint. */
+  remove(userId: string, fingerprint: string): Promise<boolean>;
+  /** The keys of the project's members whose accounts are not disabled, by user name then age. */
+  listForProject(projectId: string): Promise<RegisteredKey[]>;
+}
+
 /** Everything persistent, behind one object; `close()` releases the connection pool. */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
@@ -160,5 +229,8 @@ export interface Store {
   certificates: CertificateRepository;
   settings: SettingsRepository;
   audit: AuditRepository;
+  projects: ProjectRepository;
+  targets: TargetRepository;
+  publicKeys: PublicKeyRepository;
   close(): Promise<void>;
 }

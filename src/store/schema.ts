@@ -82,6 +82,49 @@ export interface AuditEventsTable {
   details: string; // JSON object; never holds secrets
 }
 
+export interface ProjectsTable {
+  id: string; // random UUID
+  name: string; // unique; [a-z0-9][a-z0-9_-]{0,62}
+  created_at: number;
+}
+
+export interface ProjectMembersTable {
+  project_id: string;
+  user_id: string;
+  role: string; // 'member' | 'pi' | 'admin'; primary key (project_id, user_id)
+}
+
+export interface TargetsTable {
+  id: string; // random UUID
+  name: string; // unique; becomes an ssh Host alias
+  project_id: string;
+  host: string; // canonical IP literal or lower-case DNS name
+  port: number;
+  login_user: string | null;
+  allowed_cidrs: string; // JSON string[]; empty = any client
+  expires_at: number | null; // epoch ms; null = no expiry
+  created_at: number;
+}
+
+export interface TargetServicesTable {
+  target_id: string;
+  name: string; // primary key (target_id, name)
+  port: number;
+  path: string | null;
+  token: string | null;
+}
+
+export interface PublicKeysTable {
+  id: string; // random UUID
+  user_id: string;
+  type: string; // ssh key type name
+  bits: number;
+  fingerprint: string; // SHA256:…; unique per user
+  public_key: string; // authorized_keys form with the comment
+  comment: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   recovery_codes: RecoveryCodesTable;
@@ -91,4 +134,9 @@ export interface Database {
   certificates: CertificatesTable;
   settings: SettingsTable;
   audit_events: AuditEventsTable;
+  projects: ProjectsTable;
+  project_members: ProjectMembersTable;
+  targets: TargetsTable;
+  target_services: TargetServicesTable;
+  public_keys: PublicKeysTable;
 }

@@ -5,6 +5,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { SqlDialect } from '../database.ts';
 import { initialMigration } from './0001_initial.ts';
+import { inventoryMigration } from './0002_inventory.ts';
 
 /** The migration provider for a dialect. */
 export function migrationProvider(dialect: SqlDialect): MigrationProvider {
@@ -12,6 +13,7 @@ export function migrationProvider(dialect: SqlDialect): MigrationProvider {
     async getMigrations(): Promise<Record<string, Migration>> {
       return {
         '0001_initial': initialMigration(dialect),
+        '0002_inventory': inventoryMigration(),
       };
     },
   };
