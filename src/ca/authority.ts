@@ -91,7 +91,7 @@ export class CertificateAuthority {
           user: req.user,
           publicKey: req.publicKey,
           caKeyBlobs: [this.#keys.user.publicKey.blob, this.#keys.host.publicKey.blob],
-          issuedInLastDay: await this.#store.certificates.issuedSince(req.user.id, now - DAY_MS),
+          issuedInLastDay: await this.#store.certificates.issuedSince(req.user.id, now - DAY_MS, this.#policy.dailyLimit),
           now,
           policy: this.#policy,
           issuer: this.#issuer,

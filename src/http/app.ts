@@ -84,7 +84,9 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     const { user, token: rec } = await deps.tokens.authenticate(token);
     c.set('user', user);
     c.set('tokenId', rec.id);
-    await deps.store.tokens.touch(rec.id, deps.clock.now());
+    // Last use is informational: record it at most once a minute rather than write on every request.
+    const now = deps.clock.now();
+    if (rec.lastUsedAt === null || now - rec.lastUsedAt > 60_000) await deps.store.tokens.touch(rec.id, now);
     await next();
   };
 

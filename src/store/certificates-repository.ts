@@ -47,16 +47,19 @@ export function certificatesRepository(db: Kysely<Database>): CertificateReposit
       return rows.map(toRecord);
     },
 
-    async issuedSince(userId: string, since: number): Promise<number[]> {
-      const rows = await db
+    async issuedSince(userId: string, since: number, limit?: number): Promise<number[]> {
+      // Newest first with a limit: the quota only needs the last `limit` issue times, and listing a
+      // day's worth for a heavy user would make every issuance slower than the last.
+      let query = db
         .selectFrom('certificates')
         .select('issued_at')
         .where('user_id', '=', userId)
         .where('cert_type', '=', 'user')
         .where('issued_at', '>=', since)
-        .orderBy('issued_at', 'asc')
-        .execute();
-      return rows.map((row) => toInt(row.issued_at, 'certificates.issued_at'));
+        .orderBy('issued_at', 'desc');
+      if (limit !== undefined) query = query.limit(limit);
+      const rows = await query.execute();
+      return rows.map((row) => toInt(row.issued_at, 'certificates.issued_at')).reverse();
     },
 
     async revoke(serial: bigint, now: number, reason: string): Promise<boolean> {

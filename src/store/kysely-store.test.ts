@@ -325,6 +325,7 @@ for (const target of targets) {
         await store.certificates.insert(cert(203n, carol, { issuedAt: NOW - HOUR, certType: 'host' }));
         assert.deepEqual(await store.certificates.issuedSince(carol.id, NOW - 24 * HOUR), [NOW - 3 * HOUR, NOW - 2 * HOUR]);
         assert.deepEqual(await store.certificates.issuedSince(carol.id, NOW - 2 * HOUR), [NOW - 2 * HOUR]);
+        assert.deepEqual(await store.certificates.issuedSince(carol.id, NOW - 24 * HOUR, 1), [NOW - 2 * HOUR], 'with a limit, the newest');
       });
 
       test('revoke marks a certificate once', async () => {

@@ -117,8 +117,8 @@ export interface CertificateRepository {
   listByUser(userId: string): Promise<CertificateRecord[]>;
   /** All certificates, newest first, optionally only those not expired at `validAt` (valid_before > validAt). */
   listAll(options?: { validAt?: number }): Promise<CertificateRecord[]>;
-  /** Issue times of the user's user-certificates issued at or after `since`, oldest first (for the quota). */
-  issuedSince(userId: string, since: number): Promise<number[]>;
+  /** Issue times of the user's user-certificates issued at or after `since`, oldest first (for the quota); with `limit`, only the newest `limit`. */
+  issuedSince(userId: string, since: number, limit?: number): Promise<number[]>;
   /** Marks one certificate revoked; returns false when unknown or already revoked. */
   revoke(serial: bigint, now: number, reason: string): Promise<boolean>;
   /** Revokes every unrevoked certificate of a user; returns the serials revoked. */

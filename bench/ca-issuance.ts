@@ -1,0 +1,92 @@
+/**
+ * Certificate issuance benchmark: raw signing per second (Airlock's CA code in-process, against
+ * OpenSSH's `ssh-keygen -s` run the way scripts run it), and certificates per second through the HTTP API
+ * of a real `airlock serve` process (sign-in excluded), with latency percentiles.
+ *
+ *   npm run bench:ca                   # defaults: 2,000 API requests, concurrency 16
+ *   BENCH_REQUESTS=5000 npm run bench:ca
+ */
+import { generateKeyPairSync, createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { signCertificate } from '../src/ssh/certificate.ts';
+import { publicKeyFromKeyObject, formatPublicKey } from '../src/ssh/keys.ts';
+import { formatOpenSshPrivateKey } from '../src/ssh/private-key.ts';
+import { currentTotp } from '../src/identity/totp.ts';
+import { startAirlock } from '../test/harness/airlock.ts';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-ca-'));
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+try {
+  // --- Raw signing: Airlock in-process -------------------------------------------------------------
+  const ca = generateKeyPairSync('ed25519').privateKey;
+  const subject = publicKeyFromKeyObject(generateKeyPairSync('ed25519').publicKey);
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const fields = { type: 'user' as const, publicKey: subject, keyId: 'bench', principals: ['alice'], validAfter: now, validBefore: now + 86400n, criticalOptions: {}, extensions: { 'permit-pty': '', 'permit-port-forwarding': '' } };
+  for (let i = 0; i < 500; i++) signCertificate({ ...fields, serial: BigInt(i + 1) }, ca); // warm-up
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 2000) signCertificate({ ...fields, serial: BigInt(++n) }, ca);
+  const rawPerSec = n / ((performance.now() - t0) / 1000);
+
+  // --- Raw signing: ssh-keygen -s, one process per certificate ---------------------------------------
+  const caFile = join(dir, 'ca');
+  writeFileSync(caFile, formatOpenSshPrivateKey(ca, 'ca'), { mode: 0o600 });
+  const userPub = join(dir, 'user.pub');
+  writeFileSync(userPub, formatPublicKey(subject, 'u') + '\n');
+  const K = 100;
+  const t1 = performance.now();
+  for (let i = 0; i < K; i++) {
+    const r = spawnSync('ssh-keygen', ['-q', '-s', caFile, '-I', 'bench', '-n', 'alice', '-V', '+1d', '-z', String(i + 1), userPub]);
+    if (r.status !== 0) throw new Error(`ssh-keygen -s failed: ${r.stderr.toString()}`);
+  }
+  const keygenPerSec = K / ((performance.now() - t1) / 1000);
+
+  // --- Through the HTTP API of a real airlock serve ----------------------------------------------------
+  const server = await startAirlock(join(dir, 'data'), { AIRLOCK_CERT_DAILY_LIMIT: String(REQUESTS + 10), AIRLOCK_DATA_DIR: join(dir, 'data') });
+  let apiPerSec = 0;
+  let lat: number[] = [];
+  try {
+    const password = 'benchmark password 123';
+    const add = await server.admin(['user', 'add', 'bench', '--password-stdin', '--json'], { input: password + '\n' });
+    if (add.code !== 0) throw new Error(add.stderr);
+    const secret = new URL((JSON.parse(add.stdout) as { totp_uri: string }).totp_uri).searchParams.get('secret')!;
+    const login = await fetch(`${server.httpUrl}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'bench', password, otp: currentTotp(secret, Date.now()) }) });
+    const { token } = (await login.json()) as { token: string };
+    const keys = Array.from({ length: REQUESTS }, () => formatPublicKey(publicKeyFromKeyObject(createPublicKey(generateKeyPairSync('ed25519').privateKey))));
+    let next = 0;
+    const t2 = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        const s = performance.now();
+        const res = await fetch(`${server.httpUrl}/api/v1/certificates`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ public_key: key }) });
+        if (res.status !== 201) throw new Error(`issuance failed: ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+        lat.push(performance.now() - s);
+      }
+    }));
+    apiPerSec = REQUESTS / ((performance.now() - t2) / 1000);
+    lat = lat.sort((a, b) => a - b);
+  } finally {
+    await server.stop();
+  }
+
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`# Certificate issuance (${new Date().toISOString()}, ${cpus().length} × ${cpu}, Node ${process.version})`);
+  console.log(`raw signing, Airlock (in-process, Ed25519 CA):   ${rawPerSec.toFixed(0)} certificates/s`);
+  console.log(`raw signing, ssh-keygen -s (process per cert):   ${keygenPerSec.toFixed(0)} certificates/s`);
+  console.log(`ratio Airlock / ssh-keygen:                      ${(rawPerSec / keygenPerSec).toFixed(1)}x`);
+  console.log(`HTTP API, POST /api/v1/certificates (${REQUESTS} requests, concurrency ${CONCURRENCY}, one server process, SQLite):`);
+  console.log(`  ${apiPerSec.toFixed(0)} certificates/s; latency p50 ${percentile(lat, 50).toFixed(1)} ms, p95 ${percentile(lat, 95).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
