@@ -35,6 +35,7 @@ const CURVES: Record<'ecdsa-sha2-nistp256' | 'ecdsa-sha2-nistp384' | 'ecdsa-sha2
   'ecdsa-sha2-nistp521': { sshName: 'nistp521', jwkCrv: 'P-521', fieldBytes: 66, bits: 521, hash: 'sha512' },
 };
 
+/** Every accepted key type, strongest default first. */
 export const KEY_TYPES: readonly KeyType[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa'];
 
 /** OpenSSH refuses to load RSA keys under 1024 bits (SSH_RSA_MINIMUM_MODULUS_SIZE) or over 16384. */
@@ -199,6 +200,7 @@ function looksLikeOptions(first: string): boolean {
 
 /** Parses an OpenSSH public key line (`type base64 [comment]`, as in a .pub file). */
 export function parsePublicKey(line: string): PublicKey {
+  if (typeof line !== 'string') throw new AirlockError('invalid_key', 'public key must be text');
   const first = line.trim().split(/[ \t]/, 1)[0] ?? '';
   const refused = refusedTypeReason(first);
   if (refused !== undefined) throw refused;
