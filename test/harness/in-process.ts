@@ -2,7 +2,7 @@
  * Airlock in this test process: the real composition root (`startServer`) on port 0 with a temporary data
  * directory and an injectable clock, for HTTP-level tests that need to move time or inspect the store.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
@@ -27,8 +27,10 @@ export interface TestServer {
 }
 
 /** Starts the real service in-process with env overrides (e.g. AIRLOCK_DATABASE_URL) and a clock. */
-export async function startTestServer(opts: { clock?: Clock; env?: NodeJS.ProcessEnv } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { clock?: Clock; env?: NodeJS.ProcessEnv; shareCaWith?: TestServer } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-inproc-'));
+  // Replicas share the CA keys (in production: a shared volume or a secret store).
+  if (opts.shareCaWith) cpSync(join(opts.shareCaWith.dataDir, 'ca'), join(dataDir, 'ca'), { recursive: true });
   const config = loadConfig({ env: { AIRLOCK_HTTP_LISTEN: '127.0.0.1:0', AIRLOCK_SSH_LISTEN: '127.0.0.1:0', ...opts.env }, flags: { data_dir: dataDir } });
   const logLines: string[] = [];
   const server = await startServer(config, { ...(opts.clock ? { clock: opts.clock } : {}), log: (line) => logLines.push(line) });
