@@ -179,3 +179,19 @@ test('a certificate past its validity is refused by sshd (issued under an inject
   assert.match(r.stderr, /Permission denied/);
   assert.match(node.logs(), /expired|not yet valid|Certificate invalid/i);
 });
+
+test('a CIDR restriction becomes source-address, and sshd enforces it', async () => {
+  const add = await server.admin(['user', 'add', 'carol', '--password-stdin', '--json', '--principal', 'alice', '--source-cidr', '10.0.0.0/8'], { input: PASSWORD + '\n' });
+  assert.equal(add.code, 0, add.stderr);
+  const secret = secretOf((JSON.parse(add.stdout) as { totp_uri: string }).totp_uri);
+  const carolHome = join(dir, 'carol');
+  const carolEnv = { HOME: carolHome, XDG_CONFIG_HOME: join(carolHome, '.config') };
+  const login = await airlock(['login', '--server', server.httpUrl, '--user', 'carol', '--password-stdin', '--otp', currentTotp(secret, Date.now())], { input: PASSWORD + '\n', env: carolEnv });
+  assert.equal(login.code, 0, login.stderr);
+  const cert = join(carolHome, '.ssh', 'airlock-key-cert.pub');
+  const l = await run('ssh-keygen', ['-L', '-f', cert]);
+  assert.match(l.stdout, /Critical Options: \n\s+source-address 10\.0\.0\.0\/8\n/);
+  const r = await loginToNode(join(carolHome, '.ssh', 'airlock-key'), cert);
+  assert.equal(r.code, 255, 'a login from 127.0.0.1 is outside 10.0.0.0/8');
+  assert.match(r.stderr, /Permission denied/);
+});
