@@ -88,3 +88,11 @@ export interface KeyRegistryPort {
   findForUser(userId: string, fingerprint: string): Promise<RegisteredKey | undefined>;
   listForUser(userId: string): Promise<RegisteredKey[]>;
 }
+
+/** Who changed the inventory, for the audit log: an operator, a user, or an orchestrator's token. */
+export interface Actor {
+  /** User name, service account name, or e.g. `admin-cli`. */
+  name: string;
+  /** The peer address as the socket saw it; null for local commands. */
+  clientAddress: string | null;
+}

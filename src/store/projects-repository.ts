@@ -3,13 +3,11 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AirlockError } from '../errors.ts';
 import type { Project, ProjectMember, ProjectRole } from '../inventory/ports.ts';
+import { PROJECT_ROLES } from '../inventory/roles.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import type { ProjectRepository } from './repositories.ts';
 import { toInt, toOneOf } from './row-values.ts';
 import type { Database, ProjectsTable } from './schema.ts';
-
-/** The roles a membership row may hold. */
-export const PROJECT_ROLES: readonly ProjectRole[] = ['member', 'pi', 'admin'];
 
 /** The project repository over a Kysely database. */
 export function projectsRepository(db: Kysely<Database>): ProjectRepository {
