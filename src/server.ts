@@ -18,6 +18,9 @@ import { createAuditor, type Auditor } from './audit/auditor.ts';
 import { LocalLogin } from './identity/local-login.ts';
 import { SessionTokens } from './identity/session-tokens.ts';
 import { createHttpApp } from './http/app.ts';
+import { Inventory } from './inventory/inventory.ts';
+import { KeyRegistry } from './inventory/key-registry.ts';
+import { ApiTokens } from './inventory/api-tokens.ts';
 import { createLogger, stderrSink } from './log.ts';
 
 export interface Core {
@@ -29,6 +32,10 @@ export interface Core {
   ca: CertificateAuthority;
   login: LocalLogin;
   tokens: SessionTokens;
+  /** Projects, members and targets (`keys` above is the CA's; the users' keys are `keyRegistry`). */
+  inventory: Inventory;
+  keyRegistry: KeyRegistry;
+  apiTokens: ApiTokens;
   close(): Promise<void>;
 }
 
@@ -55,7 +62,10 @@ export async function openCore(config: Config, opts: { clock?: Clock; log?: ((li
   });
   const login = new LocalLogin({ store, clock, audit: (e) => audit.record(e) });
   const tokens = new SessionTokens({ store, clock });
-  return { config, clock, store, keys, audit, ca, login, tokens, close: () => store.close() };
+  const inventory = new Inventory({ store, clock, audit });
+  const keyRegistry = new KeyRegistry({ store, clock, audit });
+  const apiTokens = new ApiTokens({ store, tokens, audit, clock });
+  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, close: () => store.close() };
 }
 
 export interface RunningServer {
@@ -82,6 +92,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   const app = createHttpApp({
     log: (msg, err) => logger.error(msg, err),
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
+    inventory: core.inventory, keyRegistry: core.keyRegistry,
     sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
   });
   const http = serve({ fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port });

@@ -15,6 +15,9 @@ import { parsePublicKey } from '../ssh/keys.ts';
 import { formatPublicKey } from '../ssh/keys.ts';
 import { errorResponse } from './api-errors.ts';
 import { certificateJson } from '../ca/ledger-view.ts';
+import type { Inventory } from '../inventory/inventory.ts';
+import type { KeyRegistry } from '../inventory/key-registry.ts';
+import { inventoryRoutes } from './inventory-routes.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
 export interface PasswordLogin {
@@ -30,6 +33,8 @@ export interface HttpDeps {
   sessionTtlMs: number;
   certTtlMs: number;
   certDailyLimit: number;
+  inventory: Inventory;
+  keyRegistry: KeyRegistry;
   log?: (msg: string, err: unknown) => void;
 }
 
@@ -82,6 +87,9 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     const header = c.req.header('authorization');
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     const { user, token: rec } = await deps.tokens.authenticate(token);
+    // These routes act as a person (certificates, sign-out). An orchestrator's API token belongs to a
+    // service account and must not, e.g., get itself an SSH certificate; it has its own routes.
+    if (rec.kind !== 'session') throw new AirlockError('forbidden', 'API tokens cannot be used here; this needs a signed-in user (airlock login).');
     c.set('user', user);
     c.set('tokenId', rec.id);
     // Last use is informational: record it at most once a minute rather than write on every request.
@@ -157,6 +165,8 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     const serials = await deps.ca.revokeAllOfUser(user, { actor: user.name, reason: 'revoked by owner', clientAddress: clientAddress(c) });
     return c.json({ revoked: serials.map(String) });
   });
+
+  app.route('/', inventoryRoutes({ inventory: deps.inventory, keyRegistry: deps.keyRegistry, tokens: deps.tokens, store: deps.store, clock: deps.clock }));
 
   return app;
 }
