@@ -41,13 +41,14 @@ export class SessionTokens {
    * the same 'unauthenticated' error, so a caller learns nothing about which it was.
    */
   async authenticate(token: string | undefined): Promise<{ user: User; token: Token }> {
-    const denied = new AirlockError('unauthenticated', 'Your session has expired or is invalid; sign in again with `airlock login`.');
-    if (!token || !token.startsWith(PREFIX) || token.length > 200) throw denied;
+    // Built only when needed: an Error captures a stack trace, which is not free on every request.
+    const denied = () => new AirlockError('unauthenticated', 'Your session has expired or is invalid; sign in again with `airlock login`.');
+    if (!token || !token.startsWith(PREFIX) || token.length > 200) throw denied();
     const rec = await this.#store.tokens.byHash(hashToken(token));
     const now = this.#clock.now();
-    if (!rec || rec.expiresAt <= now) throw denied;
+    if (!rec || rec.expiresAt <= now) throw denied();
     const user = await this.#store.users.byId(rec.userId);
-    if (!user || user.disabled) throw denied;
+    if (!user || user.disabled) throw denied();
     return { user, token: rec };
   }
 
