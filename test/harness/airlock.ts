@@ -16,6 +16,8 @@ export function airlock(args: string[], opts: { input?: string; env?: NodeJS.Pro
 }
 
 export interface RunningAirlock {
+  /** Process id of `airlock serve` (for CPU accounting in benchmarks). */
+  pid: number;
   dataDir: string;
   httpUrl: string;
   ssh: string | null;
@@ -43,6 +45,7 @@ export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {})
     }
   }, 30_000);
   return {
+    pid: proc.child.pid!,
     dataDir,
     httpUrl: endpoints.http,
     ssh: endpoints.ssh,
