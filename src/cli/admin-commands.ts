@@ -27,7 +27,7 @@ function adminConfig(cmd: Command): Config {
 }
 
 /** Runs `fn` with the cores opened on the configured data directory/database, closing them afterwards. */
-async function withCore<T>(cmd: Command, fn: (core: Core) => Promise<T>): Promise<T> {
+export async function withCore<T>(cmd: Command, fn: (core: Core) => Promise<T>): Promise<T> {
   // Admin commands log audit events to the database only; their stdout/stderr belong to the operator.
   // Loaded on demand: the store and its drivers are heavy, and most commands never need them.
   const { openCore } = await import('../server.ts');
@@ -47,8 +47,8 @@ async function userByName(core: Core, name: string) {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-/** Registers `admin` and its subcommands. */
-export function registerAdminCommands(program: Command): void {
+/** Registers `admin` and its subcommands; returns the `admin` command for other families to extend. */
+export function registerAdminCommands(program: Command): Command {
   const admin = program
     .command('admin')
     .description('Operator commands, acting on the data directory or AIRLOCK_DATABASE_URL')
@@ -268,4 +268,5 @@ Without --account, a certificate logs in only to the local account named like on
         else out(table(['TIME', 'TYPE', 'OUTCOME', 'ACTOR', 'FROM', 'DETAILS'], events.map((e) => [new Date(e.at).toISOString(), e.type, e.outcome, e.actor ?? '-', e.clientAddress ?? '-', JSON.stringify(e.details)])));
       });
     });
+  return admin;
 }

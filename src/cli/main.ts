@@ -8,6 +8,8 @@ import { registerAdminCommands } from './admin-commands.ts';
 import { registerLoginCommands } from './login-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerCertsCommands } from './certs-command.ts';
+import { registerKeysCommands } from './keys-command.ts';
+import { registerInventoryAdminCommands } from './inventory-commands.ts';
 import { exitCodeFor, reportFailure } from './output.ts';
 
 /** Builds the command tree (exported for tests of help text). */
@@ -23,7 +25,8 @@ export function buildProgram(): Command {
   registerLoginCommands(program);
   registerStatusCommand(program);
   registerCertsCommands(program);
-  registerAdminCommands(program);
+  registerKeysCommands(program);
+  registerInventoryAdminCommands(registerAdminCommands(program));
   return program;
 }
 

@@ -13,7 +13,7 @@ import type { Clock } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
 import { AirlockError } from '../errors.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
-import { authorizeScope, type ApiCaller } from '../inventory/api-tokens.ts';
+import { authorizeScope, type ApiCaller } from '../inventory/api-scopes.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import { keyJson, targetJson } from '../inventory/json-views.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';

@@ -8,7 +8,8 @@ import { LocalLogin } from '../identity/local-login.ts';
 import { SessionTokens } from '../identity/session-tokens.ts';
 import { createStore } from '../store/kysely-store.ts';
 import type { Store, User } from '../store/repositories.ts';
-import { ApiTokens, authorizeScope, isServiceAccount, parseScopes, tokenProjectId, tokenScopes, DEFAULT_API_TOKEN_TTL_MS } from './api-tokens.ts';
+import { authorizeScope, isServiceAccount, parseScopes, tokenProjectId, tokenScopes, DEFAULT_API_TOKEN_TTL_MS } from './api-scopes.ts';
+import { ApiTokens } from './api-tokens.ts';
 import { Inventory } from './inventory.ts';
 
 const START = 1_750_000_000_000;

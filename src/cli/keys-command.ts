@@ -1,0 +1,97 @@
+/**
+ * `airlock keys add|list|remove`: the researcher's public keys in Airlock's key registry, through
+ * the HTTP API with the saved session. Registered keys go onto the project VMs that orchestrators
+ * create (authorized_keys / cloud-init), and onto the gateway where the operator allows key login.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { AirlockError } from '../errors.ts';
+import { apiRequest } from './api-client.ts';
+import { requireSession } from './client-state.ts';
+import { out, outJson, say, table } from './output.ts';
+
+export interface KeyJson {
+  fingerprint: string;
+  type: string;
+  bits: number;
+  comment: string;
+  public_key: string;
+  created_at: string;
+}
+
+/** Renders registered keys as a table. */
+export function keysTable(keys: KeyJson[]): string {
+  return table(['FINGERPRINT', 'TYPE', 'BITS', 'COMMENT', 'ADDED'], keys.map((k) => [k.fingerprint, k.type, String(k.bits), k.comment || '-', k.created_at.replace(/\.\d+Z$/, 'Z')]));
+}
+
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (cause) {
+    throw new AirlockError('bad_request', `Cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}.`, { cause });
+  }
+}
+
+/**
+ * The key lines of a .pub or authorized_keys file: blank lines and # comments skipped. A private key
+ * is refused here, before anything is sent: it must never leave this machine.
+ */
+export function keyLinesOf(text: string, file: string): string[] {
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File-/.test(text)) {
+    const hint = file === '-' ? 'the .pub file' : `${file}.pub`;
+    throw new AirlockError('invalid_key', `${file} is a private key; nothing was sent. Give the public key instead (${hint}).`);
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (lines.length === 0) throw new AirlockError('invalid_key', `${file} holds no public key.`);
+  return lines;
+}
+
+/** Registers `keys`. */
+export function registerKeysCommands(program: Command): void {
+  const keys = program.command('keys').description('Your public keys in Airlock\'s key registry (for project VMs and, where enabled, the gateway)');
+  keys
+    .command('add')
+    .description('Register the public key(s) in FILE (a .pub file, or - for standard input)')
+    .argument('<file>', 'public key file, e.g. ~/.ssh/id_ed25519.pub')
+    .option('--json', 'print the registered keys as JSON')
+    .addHelpText('after', `
+DSA keys and RSA keys under 2048 bits are refused. A PuTTYgen key: export it first with
+PuTTYgen's "Conversions > Export OpenSSH key", or copy the "Public key for pasting" box into a file.
+
+Examples:
+  airlock keys add ~/.ssh/id_ed25519.pub
+  ssh-keygen -y -f ~/.ssh/id_ed25519 | airlock keys add -`)
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const lines = keyLinesOf(readKeyFile(file), file);
+      const s = requireSession();
+      const added: KeyJson[] = [];
+      for (const line of lines) added.push(await apiRequest<KeyJson>({ server: s.server, token: s.token }, 'POST', '/api/v1/keys', { public_key: line }));
+      if (opts.json) outJson(added);
+      else out(keysTable(added));
+      say(`Registered ${added.length} key(s).`);
+    });
+  keys
+    .command('list')
+    .description('List your registered keys')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  airlock keys list')
+    .action(async (opts: { json?: boolean }) => {
+      const s = requireSession();
+      const { keys: list } = await apiRequest<{ keys: KeyJson[] }>({ server: s.server, token: s.token }, 'GET', '/api/v1/keys');
+      if (opts.json) outJson(list);
+      else if (list.length === 0) say('No keys registered; add one with airlock keys add ~/.ssh/id_ed25519.pub.');
+      else out(keysTable(list));
+    });
+  keys
+    .command('remove')
+    .description('Remove one of your keys by its fingerprint (as airlock keys list shows it)')
+    .argument('<fingerprint>', 'SHA256:…')
+    .option('--json', 'print {"removed": FINGERPRINT} as JSON')
+    .addHelpText('after', '\nExample:\n  airlock keys remove SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s')
+    .action(async (fingerprint: string, opts: { json?: boolean }) => {
+      const s = requireSession();
+      const { removed } = await apiRequest<{ removed: string }>({ server: s.server, token: s.token }, 'DELETE', `/api/v1/keys/${encodeURIComponent(fingerprint)}`);
+      if (opts.json) outJson({ removed });
+      say(`Removed ${removed}.`);
+    });
+}
