@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AirlockError } from './errors.ts';
 import { parseDuration } from './duration.ts';
+import { parseCidr } from './ssh/cidr.ts';
 
 export interface Config {
   dataDir: string;
@@ -26,12 +27,45 @@ export interface Config {
   caPassphrase: string | undefined;
   /** Name shown in TOTP apps and certificates' key IDs. */
   issuer: string;
+  /** The SSH address users are told to connect to (lobby, gateway-info); unset = the listen address. A missing port means the listener's. */
+  sshPublic: { host: string; port: number | undefined } | undefined;
+  gateway: GatewayConfig;
+}
+
+/** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
+export interface GatewayConfig {
+  /** Accepted login methods; default certificate only (`AIRLOCK_GATEWAY_AUTH=certificate,publickey` adds registered keys). */
+  authMethods: ('certificate' | 'publickey')[];
+  /** Unauthenticated connections are closed after this (OpenSSH LoginGraceTime). */
+  loginGraceMs: number;
+  /** Concurrent unauthenticated connections from one address (IPv6: one /64); the next is refused. */
+  maxUnauthenticatedPerAddress: number;
+  /** Concurrent unauthenticated connections in total (OpenSSH MaxStartups, without the random early drop). */
+  maxUnauthenticated: number;
+  /** Failed authentication attempts per connection before it is closed (OpenSSH MaxAuthTries). */
+  maxAuthTries: number;
+  /** Penalties for addresses that fail or idle without authenticating (OpenSSH PerSourcePenalties). */
+  penalties: boolean;
+  /** Longest refusal an address can accumulate. */
+  penaltyMaxMs: number;
+  /** CIDRs never penalised (load balancer health checks, monitoring). */
+  penaltyExempt: string[];
+  /** Rekey a connection after this many bytes in either direction together. */
+  rekeyBytes: number;
+  /** Rekey a connection after this long. */
+  rekeyIntervalMs: number;
+  /** Onward TCP connections give up after this. */
+  connectTimeoutMs: number;
+  /** For tests and single-host demos only, never in production: lets targets be loopback addresses. */
+  allowLoopbackTargets: boolean;
 }
 
 /** The keys accepted in a config file, in env-variable form without the `AIRLOCK_` prefix, lower case. */
 const FILE_KEYS = [
   'data_dir', 'ssh_listen', 'http_listen', 'public_url', 'database_url', 'cert_ttl', 'cert_daily_limit',
-  'host_cert_ttl', 'session_ttl', 'issuer',
+  'host_cert_ttl', 'session_ttl', 'issuer', 'ssh_public', 'gateway_auth', 'gateway_login_grace',
+  'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
+  'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
 
@@ -75,6 +109,78 @@ function readConfigFile(path: string): Partial<Record<FileKey, string>> {
   return out;
 }
 
+/** Parses a byte count: `1073741824`, `512M`, `1G` (binary units). */
+export function parseByteSize(text: string, what: string): number {
+  const m = /^(\d+)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
+  const units: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+  const unit = m?.[2]?.[0]?.toUpperCase() ?? '';
+  const n = m ? Number(m[1]) * (units[unit === 'B' ? 'B' : unit] ?? NaN) : NaN;
+  if (!Number.isSafeInteger(n)) throw new AirlockError('config', `Invalid ${what} "${text}": use a number of bytes or forms like 512M, 1G.`);
+  return n;
+}
+
+function wholeNumber(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < min || n > max) throw new AirlockError('config', `Invalid ${what} "${text}": use a whole number from ${min} to ${max}.`);
+  return n;
+}
+
+function onOff(text: string, what: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (['1', 'on', 'yes', 'true'].includes(t)) return true;
+  if (['0', 'off', 'no', 'false'].includes(t)) return false;
+  throw new AirlockError('config', `Invalid ${what} "${text}": use on or off.`);
+}
+
+function parseSshPublic(text: string): { host: string; port: number | undefined } {
+  const t = text.trim();
+  if (/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d{1,5}$/.test(t)) {
+    const { host, port } = parseListen(t, 'public SSH address (AIRLOCK_SSH_PUBLIC)');
+    if (port === 0) throw new AirlockError('config', 'AIRLOCK_SSH_PUBLIC needs a real port, not 0.');
+    return { host, port };
+  }
+  const bare = t.replace(/^\[(.*)\]$/, '$1');
+  if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(bare)) throw new AirlockError('config', `Invalid public SSH address "${text}": use HOST or HOST:PORT.`);
+  return { host: bare, port: undefined };
+}
+
+function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.ProcessEnv): GatewayConfig {
+  const methods = (pick('gateway_auth') ?? 'certificate').split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of methods) {
+    if (m !== 'certificate' && m !== 'publickey') throw new AirlockError('config', `Unknown gateway login method "${m}" in AIRLOCK_GATEWAY_AUTH; use certificate, publickey or both.`);
+  }
+  if (methods.length === 0) throw new AirlockError('config', 'AIRLOCK_GATEWAY_AUTH must name at least one method (certificate, publickey).');
+  const loginGraceMs = parseDuration(pick('gateway_login_grace') ?? '30s', 'gateway login grace time (AIRLOCK_GATEWAY_LOGIN_GRACE)');
+  if (loginGraceMs < 1000 || loginGraceMs > 600_000) throw new AirlockError('config', 'The gateway login grace time must be between 1 second and 10 minutes.');
+  const exempt = (pick('gateway_penalty_exempt') ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  for (const c of exempt) {
+    try {
+      parseCidr(c);
+    } catch (cause) {
+      throw new AirlockError('config', `Invalid CIDR "${c}" in AIRLOCK_GATEWAY_PENALTY_EXEMPT.`, { cause });
+    }
+  }
+  const rekeyBytes = parseByteSize(pick('gateway_rekey_bytes') ?? '1G', 'rekey limit (AIRLOCK_GATEWAY_REKEY_BYTES)');
+  if (rekeyBytes < 16 * 1024) throw new AirlockError('config', 'The gateway rekey limit must be at least 16K.');
+  const rekeyIntervalMs = parseDuration(pick('gateway_rekey_interval') ?? '1h', 'rekey interval (AIRLOCK_GATEWAY_REKEY_INTERVAL)');
+  if (rekeyIntervalMs < 1000) throw new AirlockError('config', 'The gateway rekey interval must be at least 1 second.');
+  return {
+    authMethods: [...new Set(methods)] as GatewayConfig['authMethods'],
+    loginGraceMs,
+    maxUnauthenticatedPerAddress: wholeNumber(pick('gateway_max_unauth_per_address') ?? '10', 'AIRLOCK_GATEWAY_MAX_UNAUTH_PER_ADDRESS', 1, 100_000),
+    maxUnauthenticated: wholeNumber(pick('gateway_max_unauth') ?? '100', 'AIRLOCK_GATEWAY_MAX_UNAUTH', 1, 1_000_000),
+    maxAuthTries: wholeNumber(pick('gateway_max_auth_tries') ?? '6', 'AIRLOCK_GATEWAY_MAX_AUTH_TRIES', 1, 100),
+    penalties: onOff(pick('gateway_penalties') ?? 'on', 'AIRLOCK_GATEWAY_PENALTIES'),
+    penaltyMaxMs: parseDuration(pick('gateway_penalty_max') ?? '10m', 'AIRLOCK_GATEWAY_PENALTY_MAX'),
+    penaltyExempt: exempt,
+    rekeyBytes,
+    rekeyIntervalMs,
+    connectTimeoutMs: parseDuration(pick('gateway_connect_timeout') ?? '10s', 'AIRLOCK_GATEWAY_CONNECT_TIMEOUT'),
+    // Environment only, on purpose: a switch that weakens the gateway must be explicit where it is set.
+    allowLoopbackTargets: env.AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS ? onOff(env.AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS, 'AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS') : false,
+  };
+}
+
 /** Resolves the configuration from flags, environment, config file and defaults. */
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? process.env;
@@ -112,5 +218,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     sessionTtlMs: parseDuration(pick('session_ttl') ?? '12h', 'session TTL'),
     caPassphrase: env.AIRLOCK_CA_PASSPHRASE || undefined,
     issuer: pick('issuer') ?? 'Airlock',
+    sshPublic: pick('ssh_public') === undefined ? undefined : parseSshPublic(pick('ssh_public')!),
+    gateway: gatewayConfig(pick, env),
   };
 }

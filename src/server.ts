@@ -22,6 +22,8 @@ import { Inventory } from './inventory/inventory.ts';
 import { KeyRegistry } from './inventory/key-registry.ts';
 import { ApiTokens } from './inventory/api-tokens.ts';
 import { createLogger, stderrSink } from './log.ts';
+import { startGateway, type Gateway } from './gateway/gateway.ts';
+import { formatEndpoint, loadOrCreateHostKey } from './gateway/host-key.ts';
 
 export interface Core {
   config: Config;
@@ -71,7 +73,9 @@ export async function openCore(config: Config, opts: { clock?: Clock; log?: ((li
 export interface RunningServer {
   core: Core;
   httpUrl: string;
+  /** `HOST:PORT` the SSH gateway listens on. */
   sshEndpoint: string | null;
+  gateway: Gateway;
   close(): Promise<void>;
 }
 
@@ -85,11 +89,27 @@ function listen(server: ServerType): Promise<AddressInfo> {
 
 const hostForUrl = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
-/** Starts `airlock serve`: HTTP API (and, later, the gateway) on the configured listeners. */
+/** Starts `airlock serve`: the SSH gateway and the HTTP API on the configured listeners. */
 export async function startServer(config: Config, opts: { clock?: Clock; log?: ((line: string) => void) | null } = {}): Promise<RunningServer> {
   const core = await openCore(config, opts);
   const logger = createLogger(opts.log === undefined ? stderrSink : opts.log);
+  // Filled once HTTP listens: forwarding must never reach the service's own ports.
+  const httpListeners: { address: string; port: number }[] = [];
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      config: config.gateway, listen: config.sshListen, publicAddress: config.sshPublic,
+      hostKey: loadOrCreateHostKey(config.dataDir), userCaKey: core.ca.userCaKey,
+      store: core.store, audit: core.audit, clock: core.clock, inventory: core.inventory, keys: core.keyRegistry,
+      otherListeners: () => httpListeners,
+      logger,
+    });
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
   const app = createHttpApp({
+    gatewayTrust: () => gateway.trust(),
     log: (msg, err) => logger.error(msg, err),
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
     inventory: core.inventory, keyRegistry: core.keyRegistry,
@@ -100,17 +120,22 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   try {
     addr = await listen(http);
   } catch (err) {
+    await gateway.close();
     await core.close();
     throw err;
   }
+  httpListeners.push({ address: config.httpListen.host, port: addr.port });
   const httpUrl = `http://${hostForUrl(config.httpListen.host)}:${addr.port}`;
-  const endpoints = { ssh: null, http: httpUrl };
+  const sshEndpoint = formatEndpoint(gateway.address.host, gateway.address.port);
+  const endpoints = { ssh: sshEndpoint, http: httpUrl };
   writeFileAtomic(join(config.dataDir, 'endpoints.json'), JSON.stringify(endpoints, null, 2) + '\n');
   return {
     core,
     httpUrl,
-    sshEndpoint: null,
+    sshEndpoint,
+    gateway,
     async close() {
+      await gateway.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         // Bearer-token clients keep connections alive; do not let them hold shutdown hostage.

@@ -16,6 +16,7 @@ import { principalsFor } from '../ca/issuance-policy.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { certificateJson } from '../ca/ledger-view.ts';
 import { readFirstLineOfStdin, prompt } from './prompt.ts';
+import { configuredGatewayEndpoint, gatewayTrust, gatewayTrustJson, gatewayTrustText, loadOrCreateHostKey } from '../gateway/host-key.ts';
 import { out, outJson, say, table } from './output.ts';
 import { certificatesTable, type CertificateJson } from './certs-command.ts';
 
@@ -259,14 +260,31 @@ Without --account, a certificate logs in only to the local account named like on
     .description('Show audit events')
     .option('--since <duration>', 'only the last DURATION, e.g. 1h or 7d', '24h')
     .option('--user <name>', 'only events of this user')
+    .option('--type <type>', 'only events of this type or type prefix, e.g. gateway or gateway.channel')
     .option('--json', 'print JSON')
-    .action(async (opts: { since: string; user?: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { since: string; user?: string; type?: string; json?: boolean }, cmd: Command) => {
       const sinceMs = parseDuration(opts.since, '--since');
       await withCore(cmd, async (core) => {
-        const events = await core.store.audit.list({ since: core.clock.now() - sinceMs, limit: 10_000, ...(opts.user ? { actor: opts.user } : {}) });
+        const all = await core.store.audit.list({ since: core.clock.now() - sinceMs, limit: 10_000, ...(opts.user ? { actor: opts.user } : {}) });
+        const events = opts.type === undefined ? all : all.filter((e) => e.type === opts.type || e.type.startsWith(`${opts.type}.`));
         if (opts.json) outJson(events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })));
         else out(table(['TIME', 'TYPE', 'OUTCOME', 'ACTOR', 'FROM', 'DETAILS'], events.map((e) => [new Date(e.at).toISOString(), e.type, e.outcome, e.actor ?? '-', e.clientAddress ?? '-', JSON.stringify(e.details)])));
       });
+    });
+  admin
+    .command('gateway-info')
+    .description('Show the SSH gateway\'s endpoint, host key fingerprint, randomart and known_hosts line')
+    .option('--json', 'print {"ssh","host_key","fingerprint","randomart","known_hosts"} as JSON')
+    .addHelpText('after', `
+Publish the fingerprint and randomart in your user guide, or hand out the known_hosts line so that
+clients never have to trust on first use. The endpoint is AIRLOCK_SSH_PUBLIC, else the running
+service's address from endpoints.json, else AIRLOCK_SSH_LISTEN. Example:
+  airlock admin gateway-info --json`)
+    .action((opts: { json?: boolean }, cmd: Command) => {
+      const config = adminConfig(cmd);
+      const trust = gatewayTrust(loadOrCreateHostKey(config.dataDir).publicKey, configuredGatewayEndpoint(config));
+      if (opts.json) outJson(gatewayTrustJson(trust));
+      else out(gatewayTrustText(trust));
     });
   return admin;
 }

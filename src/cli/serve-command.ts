@@ -8,7 +8,7 @@ import { say } from './output.ts';
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('Run Airlock: certificate authority and HTTP API (SQLite in the data directory unless AIRLOCK_DATABASE_URL is set)')
+    .description('Run Airlock: SSH gateway, certificate authority and HTTP API (SQLite in the data directory unless AIRLOCK_DATABASE_URL is set)')
     .option('--data-dir <dir>', 'data directory (default: AIRLOCK_DATA_DIR or ./airlock-data)')
     .option('--config <file>', 'JSON config file (default: AIRLOCK_CONFIG)')
     .option('--http-listen <host:port>', 'HTTP listen address (default: AIRLOCK_HTTP_LISTEN or 127.0.0.1:8080; port 0 picks one)')
@@ -28,6 +28,9 @@ The chosen addresses are also written to DATA_DIR/endpoints.json.`)
       const publicUrl = config.publicUrl ?? server.httpUrl;
       say(`Airlock is running.`);
       say(`  HTTP API:   ${server.httpUrl}${config.publicUrl ? ` (public URL ${config.publicUrl})` : ''}`);
+      const trust = server.gateway.trust();
+      say(`  SSH gateway: ${server.sshEndpoint}${trust.endpoint !== server.sshEndpoint ? ` (public ${trust.endpoint})` : ''}, host key ${trust.fingerprint}`);
+      if (config.gateway.allowLoopbackTargets) say('  WARNING: AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS is on; targets may be loopback addresses. For tests and demos only.');
       say(`  Data:       ${config.dataDir} (${server.core.store.dialect === 'postgres' ? 'PostgreSQL' : 'SQLite'})`);
       say(`  User CA:    ${fingerprintSha256(server.core.ca.userCaKey.blob)}`);
       say(`  Host CA:    ${fingerprintSha256(server.core.ca.hostCaKey.blob)}`);

@@ -18,6 +18,8 @@ import { certificateJson } from '../ca/ledger-view.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
+import { gatewayRoutes } from './gateway-routes.ts';
+import type { GatewayTrust } from '../gateway/host-key.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
 export interface PasswordLogin {
@@ -35,6 +37,8 @@ export interface HttpDeps {
   certDailyLimit: number;
   inventory: Inventory;
   keyRegistry: KeyRegistry;
+  /** The SSH gateway's trust material, or null when it does not run in this process. */
+  gatewayTrust?: () => GatewayTrust | null;
   log?: (msg: string, err: unknown) => void;
 }
 
@@ -167,6 +171,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
   });
 
   app.route('/', inventoryRoutes({ inventory: deps.inventory, keyRegistry: deps.keyRegistry, tokens: deps.tokens, store: deps.store, clock: deps.clock }));
+  app.route('/', gatewayRoutes(deps.gatewayTrust ?? (() => null)));
 
   return app;
 }

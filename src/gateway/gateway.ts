@@ -1,0 +1,618 @@
+/**
+ * The SSH gateway (jump host) on ssh2: accepts TCP connections under the pre-authentication limits,
+ * hands them to ssh2 with pinned algorithms, authenticates with certificates (and registered keys when
+ * enabled), and then allows exactly two things: direct-tcpip channels that the forwarding policy allows
+ * (`ssh -J`, `-W`, `-L`), and session channels that show the lobby. Everything else — remote forwarding,
+ * agent forwarding, X11, streamlocal, subsystems, unknown channel types — is refused and audited.
+ * Authorisation is checked again at every channel open, so a certificate revoked while its holder is
+ * connected opens nothing new. Connections are rekeyed by volume and by time (ssh2 never rekeys by itself).
+ */
+import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import ssh2 from 'ssh2';
+import type { AuthContext, Connection, RejectConnection, ServerChannel, Session } from 'ssh2';
+import type { Auditor, AuditInput } from '../audit/auditor.ts';
+import type { Clock } from '../clock.ts';
+import { createLogger, type Logger } from '../log.ts';
+import type { GatewayConfig } from '../config.ts';
+import type { InventoryPort, KeyRegistryPort, Target } from '../inventory/ports.ts';
+import { canonicalClientAddress, type OwnListener } from '../policy/forward.ts';
+import { parseCidr } from '../ssh/cidr.ts';
+import type { PublicKey } from '../ssh/keys.ts';
+import type { Store } from '../store/repositories.ts';
+import { GATEWAY_ALGORITHMS, GATEWAY_IDENT } from './algorithms.ts';
+import { auditAuth, GatewayAuthenticator, type GatewayIdentity } from './auth.ts';
+import { dial, type Resolver } from './dialer.ts';
+import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
+import { parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
+import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
+import { hookConnection, OPEN_FAILURE, type ConnectionHooks } from './ssh2-internals.ts';
+
+const { Server: SshServer } = ssh2;
+
+/** Concurrent channels per connection (checklist 10: bounded resources); OpenSSH's MaxSessions for sessions. */
+const MAX_CHANNELS_PER_CONNECTION = 64;
+const MAX_SESSIONS_PER_CONNECTION = 10;
+/** ssh2 pings authenticated clients this often and drops them after this many missed answers. */
+const KEEPALIVE_INTERVAL_MS = 60_000;
+const KEEPALIVE_COUNT_MAX = 3;
+/** A half-closed onward socket whose peer never closes is destroyed after this much idle time. */
+const LINGER_MS = 30_000;
+const LOCAL_ADDRESSES_TTL_MS = 10_000;
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  listen: { host: string; port: number };
+  /** The address users are told to connect to; a missing port means the listener's. */
+  publicAddress?: { host: string; port: number | undefined } | undefined;
+  hostKey: HostKey;
+  userCaKey: PublicKey;
+  store: Store;
+  audit: Auditor;
+  clock: Clock;
+  inventory?: InventoryPort | undefined;
+  keys?: KeyRegistryPort | undefined;
+  /** The process's other listeners (HTTP), which forwarding must never reach. */
+  otherListeners?: () => OwnListener[];
+  resolve?: Resolver;
+  /** Operational log (not audit). */
+  logger?: Logger;
+}
+
+export interface GatewayStats {
+  /** Open TCP connections (authenticated or not). */
+  connections: number;
+  authenticated: number;
+  unauthenticated: number;
+  /** Connections refused by the pre-authentication limits since start. */
+  refused: number;
+  /** Successful logins since start. */
+  logins: number;
+  /** Completed re-keyings since start (initial key exchanges not counted). */
+  rekeys: number;
+  /** Open forwarding channels. */
+  channels: number;
+  /** Whether ssh2's internals could be hooked on the last connection (see ssh2-internals.ts). */
+  hooksAvailable: boolean | null;
+}
+
+export interface Gateway {
+  /** The address actually listened on. */
+  readonly address: { host: string; port: number };
+  /** The address users connect to. */
+  readonly publicAddress: { host: string; port: number };
+  trust(): GatewayTrust;
+  stats(): GatewayStats;
+  close(): Promise<void>;
+}
+
+/** One TCP connection's state; kept small, there may be tens of thousands. */
+interface Conn {
+  socket: Socket;
+  /** Canonical client address. */
+  address: string;
+  /** Pre-auth limiter source, until released. */
+  source: string | null;
+  client: Connection | null;
+  hooks: ConnectionHooks | null;
+  identity: GatewayIdentity | null;
+  failures: number;
+  penalised: boolean;
+  graceTimer: NodeJS.Timeout | null;
+  rekeyTimer: NodeJS.Timeout | null;
+  rekeyAtBytes: number;
+  rekeying: boolean;
+  channels: number;
+  sessions: number;
+}
+
+const noop = (): void => {};
+
+/** Starts the gateway on `deps.listen` (port 0 picks one). */
+export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
+  const gw = new GatewayServer(deps);
+  await gw.listen();
+  return gw;
+}
+
+class GatewayServer implements Gateway {
+  readonly #d: GatewayDeps;
+  readonly #logger: Logger;
+  readonly #cfg: GatewayConfig;
+  readonly #auth: GatewayAuthenticator;
+  readonly #limiter: PreAuthLimiter;
+  readonly #ssh: InstanceType<typeof SshServer>;
+  readonly #net: NetServer;
+  /** Connections between TCP accept and ssh2's identification exchange, by `ip|port`. */
+  readonly #pending = new Map<string, Conn>();
+  readonly #open = new Set<Conn>();
+  #address: { host: string; port: number } | null = null;
+  #localAddresses: { at: number; list: string[] } | null = null;
+  #stats = { logins: 0, rekeys: 0, channels: 0, hooksAvailable: null as boolean | null };
+
+  constructor(deps: GatewayDeps) {
+    this.#d = deps;
+    this.#logger = deps.logger ?? createLogger();
+    this.#cfg = deps.config;
+    this.#auth = new GatewayAuthenticator({ store: deps.store, clock: deps.clock, userCaKey: deps.userCaKey, keys: deps.keys, methods: deps.config.authMethods });
+    this.#limiter = new PreAuthLimiter({
+      maxPerSource: deps.config.maxUnauthenticatedPerAddress,
+      maxTotal: deps.config.maxUnauthenticated,
+      penalties: deps.config.penalties,
+      penaltyMaxMs: deps.config.penaltyMaxMs,
+      exempt: deps.config.penaltyExempt.map((c) => parseCidr(c)),
+    });
+    this.#ssh = new SshServer({
+      hostKeys: [deps.hostKey.privateKeyText],
+      algorithms: GATEWAY_ALGORITHMS,
+      ident: GATEWAY_IDENT,
+      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+    });
+    this.#ssh.on('connection', (client: Connection, info: { ip: string; port: number }) => this.#onSshConnection(client, info));
+    this.#ssh.on('error', (err: Error) => this.#log('warn', 'ssh server error', { error: err.message }));
+    // Our own TCP server, so that limits apply before ssh2 allocates anything for the connection.
+    this.#net = createServer({ noDelay: true }, (socket) => this.#onTcp(socket));
+    this.#net.on('error', (err) => this.#log('warn', 'listener error', { error: err.message }));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#net.once('error', reject);
+      this.#net.listen({ host: this.#d.listen.host, port: this.#d.listen.port }, () => {
+        this.#net.off('error', reject);
+        const a = this.#net.address() as AddressInfo;
+        this.#address = { host: this.#d.listen.host, port: a.port };
+        if (this.#cfg.allowLoopbackTargets) {
+          this.#log('warn', 'AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS is on: targets may be loopback addresses. For tests and single-host demos only, never in production.', {});
+        }
+        resolve();
+      });
+    });
+  }
+
+  get address(): { host: string; port: number } {
+    if (this.#address === null) throw new Error('gateway not listening');
+    return this.#address;
+  }
+
+  get publicAddress(): { host: string; port: number } {
+    const p = this.#d.publicAddress;
+    return { host: p?.host ?? this.address.host, port: p?.port ?? this.address.port };
+  }
+
+  trust(): GatewayTrust {
+    return gatewayTrust(this.#d.hostKey.publicKey, this.publicAddress);
+  }
+
+  stats(): GatewayStats {
+    let authenticated = 0;
+    for (const c of this.#open) if (c.identity !== null) authenticated++;
+    return {
+      connections: this.#open.size,
+      authenticated,
+      unauthenticated: this.#open.size - authenticated,
+      refused: this.#limiter.stats().refused,
+      logins: this.#stats.logins,
+      rekeys: this.#stats.rekeys,
+      channels: this.#stats.channels,
+      hooksAvailable: this.#stats.hooksAvailable,
+    };
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    for (const c of this.#open) c.socket.destroy();
+    await closed;
+  }
+
+  // ---- connections and pre-authentication limits ----
+
+  #onTcp(socket: Socket): void {
+    const address = canonicalClientAddress(socket.remoteAddress ?? '');
+    if (address === undefined || socket.remotePort === undefined) {
+      socket.destroy();
+      return;
+    }
+    const admission = this.#limiter.admit(address, this.#d.clock.now());
+    if (!admission.ok) {
+      // Refused outright, before ssh2 allocates anything (MaxStartups). Not audited one by one: under
+      // a flood that would turn every refused SYN into a database write.
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const conn: Conn = {
+      socket, address, source: admission.source, client: null, hooks: null, identity: null, failures: 0, penalised: false,
+      graceTimer: null, rekeyTimer: null, rekeyAtBytes: 0, rekeying: false, channels: 0, sessions: 0,
+    };
+    this.#open.add(conn);
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    this.#pending.set(key, conn);
+    // Login grace time (OpenSSH LoginGraceTime): also covers sockets that send nothing, or only junk.
+    conn.graceTimer = setTimeout(() => {
+      conn.graceTimer = null;
+      if (conn.identity === null) {
+        this.#penalise(conn, 'grace');
+        socket.destroy();
+      }
+    }, this.#cfg.loginGraceMs);
+    // ssh2 ends the socket after a protocol error but keeps reading; once our side is finished there
+    // is nothing more to say, so let go of it.
+    socket.once('finish', () => socket.destroy());
+    socket.on('error', noop);
+    socket.once('close', () => {
+      this.#pending.delete(key);
+      this.#open.delete(conn);
+      if (conn.graceTimer) clearTimeout(conn.graceTimer);
+      if (conn.rekeyTimer) clearTimeout(conn.rekeyTimer);
+      if (conn.identity === null) this.#penalise(conn, conn.failures > 0 ? 'authfail' : 'noauth');
+      this.#releaseSlot(conn);
+    });
+    this.#ssh.injectSocket(socket);
+  }
+
+  #releaseSlot(conn: Conn): void {
+    if (conn.source !== null) {
+      this.#limiter.release(conn.source);
+      conn.source = null;
+    }
+  }
+
+  #penalise(conn: Conn, kind: PenaltyKind): void {
+    if (conn.penalised) return;
+    conn.penalised = true;
+    const blocked = this.#limiter.penalise(conn.address, kind, this.#d.clock.now());
+    if (blocked) {
+      this.#audit({ type: 'gateway.penalty', outcome: 'denied', actor: null, clientAddress: conn.address, details: { reason: kind, max_ms: this.#cfg.penaltyMaxMs } });
+    }
+  }
+
+  #onSshConnection(client: Connection, info: { ip: string; port: number }): void {
+    const key = `${info.ip}|${info.port}`;
+    const conn = this.#pending.get(key);
+    this.#pending.delete(key);
+    client.on('error', noop);
+    if (conn === undefined) {
+      client.end();
+      return;
+    }
+    conn.client = client;
+    conn.hooks = hookConnection(client, (type) => {
+      if (conn.identity !== null) this.#refused(conn, 'channel', { channel_type: type.slice(0, 64) });
+    });
+    this.#stats.hooksAvailable = conn.hooks.hooksAvailable;
+    client.on('authentication', (ctx: AuthContext) => void this.#onAuth(conn, ctx));
+    client.on('ready', () => this.#onReady(conn));
+    client.on('rekey', () => {
+      conn.rekeying = false;
+      this.#stats.rekeys++;
+      conn.rekeyAtBytes = conn.socket.bytesRead + conn.socket.bytesWritten + this.#cfg.rekeyBytes;
+      conn.rekeyTimer?.refresh();
+    });
+    client.on('tcpip', (accept, reject, req) => void this.#onDirectTcpip(conn, accept, reject, req));
+    client.on('session', (accept, reject) => void this.#onSession(conn, accept, reject));
+    client.on('openssh.streamlocal', (_accept, reject, req) => {
+      conn.hooks?.rejectWith(reject, OPEN_FAILURE.prohibited, 'Unix socket forwarding is not allowed through this gateway.');
+      this.#refused(conn, 'direct-streamlocal', { socket_path: String(req.socketPath).slice(0, 200) });
+    });
+    // Remote forwarding (ssh -R) would make the gateway listen for the client: never.
+    const onRequest = (_accept: unknown, reject: (() => void) | undefined, name: string, req: Record<string, unknown>) => {
+      reject?.();
+      if (name === 'tcpip-forward' || name === 'streamlocal-forward@openssh.com') {
+        this.#refused(conn, name, name === 'tcpip-forward' ? { bind_address: String(req.bindAddr).slice(0, 200), bind_port: req.bindPort } : { socket_path: String(req.socketPath).slice(0, 200) });
+      }
+    };
+    client.on('request', onRequest as (...args: unknown[]) => void);
+  }
+
+  // ---- authentication ----
+
+  async #onAuth(conn: Conn, ctx: AuthContext): Promise<void> {
+    if (ctx.method !== 'publickey') {
+      // 'none' is how a client asks for the method list: not an attempt.
+      if (ctx.method === 'none') {
+        ctx.reject(this.#auth.advertisedMethods);
+        return;
+      }
+      const method = String(ctx.method);
+      await this.#failAttempt(conn, ctx, () => this.#d.audit.record({
+        type: 'gateway.auth', outcome: 'denied', actor: ctx.username.slice(0, 256), clientAddress: conn.address,
+        details: { method, reason: 'method_not_enabled', message: `${method} login is not offered; use an Airlock certificate` },
+      }));
+      return;
+    }
+    const outcome = await this.#auth.decide({
+      username: ctx.username,
+      clientAddress: conn.address,
+      keyAlgo: ctx.key.algo,
+      keyData: ctx.key.data,
+      hashAlgo: ctx.hashAlgo,
+      signature: ctx.signature,
+      signedData: ctx.blob,
+    });
+    if (conn.socket.destroyed) return;
+    if (outcome.kind === 'pk_ok') {
+      // Without a signature, accept() only answers PK_OK ("this key would do"): never a login.
+      if (ctx.signature === undefined) ctx.accept();
+      else ctx.reject(this.#auth.advertisedMethods);
+      return;
+    }
+    if (outcome.kind === 'reject') {
+      await this.#failAttempt(conn, ctx, () => auditAuth(this.#d.audit, outcome, { username: ctx.username, clientAddress: conn.address }));
+      return;
+    }
+    if (ctx.signature === undefined) {
+      ctx.reject(this.#auth.advertisedMethods);
+      return;
+    }
+    try {
+      await auditAuth(this.#d.audit, outcome, { username: ctx.username, clientAddress: conn.address });
+    } catch (err) {
+      // A login that cannot be recorded does not happen (checklist 15).
+      this.#log('error', 'audit failed; login refused', { error: (err as Error).message });
+      ctx.reject(this.#auth.advertisedMethods);
+      return;
+    }
+    if (conn.socket.destroyed) return;
+    conn.identity = outcome.identity;
+    this.#stats.logins++;
+    ctx.accept();
+  }
+
+  async #failAttempt(conn: Conn, ctx: AuthContext, record: () => Promise<void>): Promise<void> {
+    conn.failures++;
+    try {
+      await record();
+    } catch (err) {
+      this.#log('error', 'audit of a refused login failed', { error: (err as Error).message });
+    }
+    if (conn.socket.destroyed) return;
+    ctx.reject(this.#auth.advertisedMethods);
+    if (conn.failures >= this.#cfg.maxAuthTries) {
+      // OpenSSH MaxAuthTries: "Too many authentication failures".
+      conn.client?.end();
+    }
+  }
+
+  #onReady(conn: Conn): void {
+    if (conn.graceTimer) {
+      clearTimeout(conn.graceTimer);
+      conn.graceTimer = null;
+    }
+    this.#releaseSlot(conn);
+    const socket = conn.socket;
+    conn.rekeyAtBytes = socket.bytesRead + socket.bytesWritten + this.#cfg.rekeyBytes;
+    // Rekey by volume: checked when data arrives; the client's window adjustments arrive at least every
+    // window's worth of data we send, so both directions are covered.
+    socket.on('data', () => {
+      if (!conn.rekeying && socket.bytesRead + socket.bytesWritten >= conn.rekeyAtBytes) this.#rekey(conn);
+    });
+    conn.rekeyTimer = setTimeout(() => this.#rekey(conn), this.#cfg.rekeyIntervalMs);
+    conn.rekeyTimer.unref();
+  }
+
+  #rekey(conn: Conn): void {
+    if (conn.rekeying || conn.client === null || conn.socket.destroyed) return;
+    conn.rekeying = true;
+    // Rekeying again is re-armed by the 'rekey' event; the time limit restarts as well.
+    conn.rekeyTimer?.refresh();
+    conn.client.rekey();
+  }
+
+  // ---- channels ----
+
+  /** The user's targets now (an inventory outage denies, it never widens). */
+  async #targets(conn: Conn): Promise<Target[]> {
+    if (this.#d.inventory === undefined) return [];
+    return this.#d.inventory.targetsForUser(conn.identity!.user.id, this.#d.clock.now());
+  }
+
+  #ownListeners(): OwnListener[] {
+    return [{ address: this.#d.listen.host, port: this.address.port }, ...(this.#d.otherListeners?.() ?? [])];
+  }
+
+  #localAddressList(): string[] {
+    const now = Date.now();
+    if (this.#localAddresses === null || now - this.#localAddresses.at > LOCAL_ADDRESSES_TTL_MS) {
+      const list: string[] = [];
+      for (const entries of Object.values(networkInterfaces())) for (const e of entries ?? []) list.push(e.address);
+      this.#localAddresses = { at: now, list };
+    }
+    return this.#localAddresses.list;
+  }
+
+  async #onDirectTcpip(conn: Conn, accept: () => ServerChannel, reject: RejectConnection, req: { destIP: string; destPort: number; srcIP: string; srcPort: number }): Promise<void> {
+    const hooks = conn.hooks!;
+    const requested = { host: String(req.destIP).slice(0, 256), port: req.destPort };
+    if (conn.channels >= MAX_CHANNELS_PER_CONNECTION) {
+      hooks.rejectWith(reject, OPEN_FAILURE.resourceShortage, `At most ${MAX_CHANNELS_PER_CONNECTION} channels per connection.`);
+      return;
+    }
+    conn.channels++;
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        conn.channels--;
+      }
+    };
+    const check = await this.#auth.recheck(conn.identity!);
+    if (!check.ok) {
+      release();
+      hooks.rejectWith(reject, OPEN_FAILURE.prohibited, check.message);
+      this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'direct-tcpip', ...requested, reason: check.reason } });
+      return;
+    }
+    let targets: Target[];
+    try {
+      targets = await this.#targets(conn);
+    } catch (err) {
+      release();
+      hooks.rejectWith(reject, OPEN_FAILURE.prohibited, 'Your targets could not be looked up; try again later.');
+      this.#audit({ type: 'gateway.channel', outcome: 'failure', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'direct-tcpip', ...requested, reason: 'internal', message: (err as Error).message } });
+      return;
+    }
+    const result = await dial({
+      targets, host: requested.host, port: requested.port, clientAddress: conn.address,
+      ownListeners: this.#ownListeners(), localAddresses: this.#localAddressList(), now: this.#d.clock.now(),
+      allowLoopback: this.#cfg.allowLoopbackTargets,
+    }, { connectTimeoutMs: this.#cfg.connectTimeoutMs, ...(this.#d.resolve ? { resolve: this.#d.resolve } : {}) });
+    const user = conn.identity!.user.name;
+    if (!result.ok) {
+      release();
+      if (result.stage === 'policy') {
+        hooks.rejectWith(reject, OPEN_FAILURE.prohibited, result.decision.message);
+        this.#audit({
+          type: 'gateway.channel', outcome: 'denied', actor: user, clientAddress: conn.address,
+          details: { channel: 'direct-tcpip', ...requested, reason: result.decision.reason, ...(result.decision.forbidden ? { forbidden: result.decision.forbidden } : {}), message: result.decision.message },
+        });
+      } else {
+        hooks.rejectWith(reject, OPEN_FAILURE.connectFailed, result.message);
+        this.#audit({
+          type: 'gateway.channel', outcome: 'failure', actor: user, clientAddress: conn.address,
+          details: { channel: 'direct-tcpip', ...requested, target: result.target.name, address: result.address, reason: result.reason, message: result.message },
+        });
+      }
+      return;
+    }
+    const socket = result.socket;
+    if (conn.socket.destroyed) {
+      release();
+      socket.destroy();
+      return;
+    }
+    const channel = accept();
+    this.#stats.channels++;
+    const openedAt = this.#d.clock.now();
+    let closedParts = 0;
+    const finished = () => {
+      if (++closedParts < 2) return;
+      release();
+      this.#stats.channels--;
+      this.#audit({
+        type: 'gateway.channel', outcome: 'success', actor: user, clientAddress: conn.address,
+        details: {
+          channel: 'direct-tcpip', ...requested, target: result.target.name, project: result.target.projectName, address: result.address,
+          bytes_in: socket.bytesWritten, bytes_out: socket.bytesRead, duration_ms: this.#d.clock.now() - openedAt,
+        },
+      });
+    };
+    socket.on('error', noop);
+    channel.on('error', noop);
+    // Backpressure both ways: pipe() pauses the faster side when the slower one's buffer is full.
+    channel.pipe(socket);
+    socket.pipe(channel);
+    socket.once('close', () => {
+      // A reset target never sends 'end', so pipe() would not end the channel.
+      channel.end();
+      finished();
+    });
+    channel.once('close', () => {
+      socket.end();
+      socket.setTimeout(LINGER_MS, () => socket.destroy());
+      finished();
+    });
+  }
+
+  async #onSession(conn: Conn, accept: () => Session, reject: RejectConnection): Promise<void> {
+    const hooks = conn.hooks!;
+    if (conn.sessions >= MAX_SESSIONS_PER_CONNECTION) {
+      hooks.rejectWith(reject, OPEN_FAILURE.resourceShortage, `At most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection.`);
+      return;
+    }
+    conn.sessions++;
+    const check = await this.#auth.recheck(conn.identity!);
+    if (!check.ok) {
+      conn.sessions--;
+      hooks.rejectWith(reject, OPEN_FAILURE.prohibited, check.message);
+      this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'session', reason: check.reason } });
+      return;
+    }
+    if (conn.socket.destroyed) return;
+    const session = accept();
+    let pty = false;
+    let started = false;
+    session.once('close', () => conn.sessions--);
+    session.on('pty', (ok: (() => void) | undefined) => {
+      pty = true;
+      ok?.();
+    });
+    session.on('window-change', (ok: (() => void) | undefined) => ok?.());
+    session.on('signal', (_ok: unknown, no: (() => void) | undefined) => no?.());
+    // Environment variables mean nothing to the lobby, and accepting them invites LD_PRELOAD-style games.
+    session.on('env', (_ok: unknown, no: (() => void) | undefined) => no?.());
+    session.on('x11', (_ok: unknown, no: (() => void) | undefined) => {
+      no?.();
+      this.#refused(conn, 'x11-req', {});
+    });
+    session.on('auth-agent', (_ok: unknown, no: (() => void) | undefined) => {
+      no?.();
+      this.#refused(conn, 'auth-agent-req@openssh.com', {});
+    });
+    session.on('subsystem', (_ok: unknown, no: (() => void) | undefined, info: { name: string }) => {
+      no?.();
+      this.#refused(conn, 'subsystem', { name: String(info.name).slice(0, 64) });
+    });
+    const run = (ch: ServerChannel, command: string | undefined, request: 'shell' | 'exec') => {
+      if (started) return;
+      started = true;
+      void this.#runLobby(conn, ch, command, pty, request);
+    };
+    session.on('shell', (ok: () => ServerChannel) => run(ok(), undefined, 'shell'));
+    session.on('exec', (ok: () => ServerChannel, _no: unknown, info: { command: string }) => run(ok(), info.command, 'exec'));
+  }
+
+  async #runLobby(conn: Conn, ch: ServerChannel, command: string | undefined, pty: boolean, request: 'shell' | 'exec'): Promise<void> {
+    ch.on('error', noop);
+    const id = conn.identity!;
+    const cmd = parseLobbyCommand(command);
+    let status = 0;
+    let out = '';
+    let err = '';
+    try {
+      const view: LobbyView = {
+        userName: id.user.name, method: id.method, serial: id.serial, validBefore: id.validBefore,
+        targets: cmd.kind === 'text' || cmd.kind === 'json' ? await this.#targets(conn) : [],
+        gateway: this.publicAddress, now: this.#d.clock.now(),
+      };
+      if (cmd.kind === 'text') out = renderLobbyText(view);
+      else if (cmd.kind === 'json') out = renderLobbyJson(view);
+      else if (cmd.kind === 'help') out = renderLobbyHelp(view);
+      else {
+        status = 2;
+        err = `Unknown command "${cmd.command}": this gateway runs no commands. To log in to a target use ssh -J; "hosts" lists your targets.\n`;
+      }
+    } catch (e) {
+      status = 1;
+      err = 'Your targets could not be looked up; try again later.\n';
+      this.#log('error', 'lobby failed', { error: (e as Error).message });
+    }
+    const crlf = (s: string) => (pty ? s.replace(/\n/g, '\r\n') : s);
+    if (out) ch.write(crlf(out));
+    if (err) ch.stderr.write(crlf(err));
+    this.#audit({
+      type: 'gateway.channel', outcome: status === 0 ? 'success' : 'failure', actor: id.user.name, clientAddress: conn.address,
+      details: { channel: 'session', request, command: (command ?? '').slice(0, 200), exit_status: status },
+    });
+    ch.exit(status);
+    ch.end();
+  }
+
+  // ---- audit and logs ----
+
+  #refused(conn: Conn, request: string, details: Record<string, unknown>): void {
+    this.#audit({ type: 'gateway.refused', outcome: 'denied', actor: conn.identity?.user.name ?? null, clientAddress: conn.address, details: { request, ...details } });
+  }
+
+  /** Records an audit event off the hot path; a failure is logged (auth paths await their own records). */
+  #audit(event: AuditInput): void {
+    this.#d.audit.record(event).catch((err: unknown) => this.#log('error', 'audit record failed', { error: (err as Error).message, type: event.type }));
+  }
+
+  #log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
+    const f = { component: 'gateway', ...fields };
+    if (level === 'error') this.#logger.error(msg, undefined, f);
+    else this.#logger[level](msg, f);
+  }
+}
