@@ -1,6 +1,7 @@
 /** The Store on Kysely: opens the database, brings its schema up to date and wires the repositories. */
 import type { Kysely } from 'kysely';
 import { auditRepository } from './audit-repository.ts';
+import { browserLoginsRepository, externalIdentitiesRepository, oidcStatesRepository, webSessionsRepository } from './browser-login-repositories.ts';
 import { certificatesRepository } from './certificates-repository.ts';
 import { openDatabase, type OpenDatabaseOptions, type SqlDialect } from './database.ts';
 import { migrateToLatest } from './migrate.ts';
@@ -44,6 +45,10 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect): Store {
     projects: projectsRepository(db),
     targets: targetsRepository(db),
     publicKeys: publicKeysRepository(db),
+    browserLogins: browserLoginsRepository(db),
+    webSessions: webSessionsRepository(db),
+    oidcStates: oidcStatesRepository(db),
+    externalIdentities: externalIdentitiesRepository(db),
     // Idempotent: the server's shutdown path and a test's cleanup may both close the store.
     close(): Promise<void> {
       closing ??= db.destroy();

@@ -218,6 +218,97 @@ export interface PublicKeyRepository {
   listForProject(projectId: string): Promise<RegisteredKey[]>;
 }
 
+export type BrowserLoginKind = 'ssh' | 'device';
+export type BrowserLoginState = 'pending' | 'approved' | 'denied' | 'consumed';
+
+/** A browser login request: one SSH connection (or one device flow) waiting for a person to approve it. */
+export interface BrowserLoginRecord {
+  id: string;
+  kind: BrowserLoginKind;
+  secretHash: string;
+  pollHash: string | null;
+  userCode: string;
+  /** The Airlock user the request is for; only that user may approve it. */
+  userName: string;
+  clientAddress: string | null;
+  connectionRef: string | null;
+  createdAt: number;
+  expiresAt: number;
+  state: BrowserLoginState;
+  approvedUserId: string | null;
+  approvedBy: string | null;
+  approvalMethod: string | null;
+  decidedAt: number | null;
+  consumedAt: number | null;
+}
+
+export type NewBrowserLogin = Omit<BrowserLoginRecord, 'state' | 'approvedUserId' | 'approvedBy' | 'approvalMethod' | 'decidedAt' | 'consumedAt'>;
+
+export interface BrowserLoginRepository {
+  /** Stores a pending request; throws AirlockError('conflict') on a duplicate id or secret hash. */
+  create(login: NewBrowserLogin): Promise<void>;
+  byId(id: string): Promise<BrowserLoginRecord | undefined>;
+  bySecretHash(secretHash: string): Promise<BrowserLoginRecord | undefined>;
+  byPollHash(pollHash: string): Promise<BrowserLoginRecord | undefined>;
+  /**
+   * Decides a pending, unexpired request (one conditional UPDATE): true only for the one caller whose
+   * decision was recorded; false when it was already decided, consumed or expired at `now`.
+   */
+  decide(id: string, decision: { state: 'approved' | 'denied'; userId: string; userName: string; method: string }, now: number): Promise<boolean>;
+  /** Marks an approved request consumed; true only for the one caller that did (single use). */
+  consume(id: string, now: number): Promise<boolean>;
+  /** Deletes requests that expired before `before`; returns how many. */
+  pruneExpired(before: number): Promise<number>;
+}
+
+export interface WebSessionRecord {
+  id: string;
+  secretHash: string;
+  userId: string;
+  method: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface WebSessionRepository {
+  /** Stores a session for an existing user; throws AirlockError('conflict') on a duplicate id or hash. */
+  create(session: WebSessionRecord): Promise<void>;
+  byHash(secretHash: string): Promise<WebSessionRecord | undefined>;
+  remove(id: string): Promise<void>;
+  pruneExpired(now: number): Promise<void>;
+}
+
+export interface OidcStateRecord {
+  stateHash: string;
+  nonce: string;
+  codeVerifier: string;
+  returnTo: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface OidcStateRepository {
+  create(state: OidcStateRecord): Promise<void>;
+  /** Removes and returns the record (single use): only one caller ever gets it; expired ones are not returned. */
+  take(stateHash: string, now: number): Promise<OidcStateRecord | undefined>;
+  pruneExpired(now: number): Promise<void>;
+}
+
+export interface ExternalIdentityRecord {
+  issuer: string;
+  subject: string;
+  userId: string;
+  createdAt: number;
+}
+
+export interface ExternalIdentityRepository {
+  find(issuer: string, subject: string): Promise<ExternalIdentityRecord | undefined>;
+  /** The subject linked to a user at an issuer, if any. */
+  byUser(issuer: string, userId: string): Promise<ExternalIdentityRecord | undefined>;
+  /** Links a subject to a user; throws AirlockError('conflict') when either side is already linked. */
+  link(record: ExternalIdentityRecord): Promise<void>;
+}
+
 /** Everything persistent, behind one object; `close()` releases the connection pool. */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
@@ -232,5 +323,9 @@ export interface Store {
   projects: ProjectRepository;
   targets: TargetRepository;
   publicKeys: PublicKeyRepository;
+  browserLogins: BrowserLoginRepository;
+  webSessions: WebSessionRepository;
+  oidcStates: OidcStateRepository;
+  externalIdentities: ExternalIdentityRepository;
   close(): Promise<void>;
 }

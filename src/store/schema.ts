@@ -125,6 +125,50 @@ export interface PublicKeysTable {
   created_at: number;
 }
 
+export interface BrowserLoginsTable {
+  id: string; // random UUID; never shown to a browser
+  kind: string; // 'ssh' | 'device'
+  secret_hash: string; // SHA-256 hex of the approval URL's secret
+  poll_hash: string | null; // SHA-256 hex of the device flow's polling secret; null for SSH
+  user_code: string; // short code shown in the terminal and on the approval page
+  user_name: string; // the Airlock user the login is for (what SSH or the CLI asked for)
+  client_address: string | null;
+  connection_ref: string | null; // which connection or client started it (audit only)
+  created_at: number;
+  expires_at: number;
+  state: string; // 'pending' | 'approved' | 'denied' | 'consumed'
+  approved_user_id: string | null;
+  approved_by: string | null; // user name of whoever decided
+  approval_method: string | null; // how they had signed in: 'password+totp' | 'recovery' | 'oidc'
+  decided_at: number | null;
+  consumed_at: number | null;
+}
+
+export interface WebSessionsTable {
+  id: string; // random UUID
+  secret_hash: string; // SHA-256 hex of the cookie's secret
+  user_id: string; // references users(id) on delete cascade
+  method: string; // how the session was signed in
+  created_at: number;
+  expires_at: number;
+}
+
+export interface OidcStatesTable {
+  state_hash: string; // SHA-256 hex of the OAuth `state`
+  nonce: string;
+  code_verifier: string; // PKCE (RFC 7636); useless without the one-time code
+  return_to: string; // local path to continue at after sign-in
+  created_at: number;
+  expires_at: number;
+}
+
+export interface ExternalIdentitiesTable {
+  issuer: string;
+  subject: string; // primary key (issuer, subject); unique (issuer, user_id)
+  user_id: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   recovery_codes: RecoveryCodesTable;
@@ -139,4 +183,8 @@ export interface Database {
   targets: TargetsTable;
   target_services: TargetServicesTable;
   public_keys: PublicKeysTable;
+  browser_logins: BrowserLoginsTable;
+  web_sessions: WebSessionsTable;
+  oidc_states: OidcStatesTable;
+  external_identities: ExternalIdentitiesTable;
 }

@@ -6,6 +6,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { SqlDialect } from '../database.ts';
 import { initialMigration } from './0001_initial.ts';
 import { inventoryMigration } from './0002_inventory.ts';
+import { browserLoginMigration } from './0003_browser_login.ts';
 
 /** The migration provider for a dialect. */
 export function migrationProvider(dialect: SqlDialect): MigrationProvider {
@@ -14,6 +15,7 @@ export function migrationProvider(dialect: SqlDialect): MigrationProvider {
       return {
         '0001_initial': initialMigration(dialect),
         '0002_inventory': inventoryMigration(),
+        '0003_browser_login': browserLoginMigration(),
       };
     },
   };
