@@ -14,7 +14,7 @@ import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { buildKrl } from '../ssh/krl.ts';
 import type { CaKeys } from './ca-keys.ts';
 import { planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
-import { KeyedMutex } from './keyed-mutex.ts';
+import { KeyedMutex } from '../keyed-mutex.ts';
 
 export interface IssuedCertificate {
   serial: bigint;

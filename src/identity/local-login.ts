@@ -5,6 +5,7 @@
  * went wrong (item 8), audited with its true reason, and denied if anything fails (item 15).
  */
 import type { Clock } from '../clock.ts';
+import { KeyedMutex } from '../keyed-mutex.ts';
 import { AirlockError, isAirlockError } from '../errors.ts';
 import type { AuditEvent, Store, User } from '../store/repositories.ts';
 import { dummyVerify, verifyPassword } from './password.ts';
@@ -80,7 +81,7 @@ export class LocalLogin {
   readonly #totpWindow: number;
   // Attempts for one user name run one after another in this process: otherwise a burst of parallel
   // guesses would all pass the throttle check before the first failure is recorded.
-  readonly #userQueues = new Map<string, Promise<unknown>>();
+  readonly #perUser = new KeyedMutex();
 
   constructor(options: LocalLoginOptions) {
     this.#store = options.store;
@@ -97,19 +98,7 @@ export class LocalLogin {
 
   /** Like authenticate, and also says which second factor was used. */
   async signIn(input: LocalLoginInput): Promise<{ user: User; method: LocalSignInMethod }> {
-    const userKey = userThrottleKey(input.name);
-    const previous = this.#userQueues.get(userKey) ?? Promise.resolve();
-    const run = previous.then(
-      () => this.#attempt(input),
-      () => this.#attempt(input),
-    );
-    const tail = run.catch(() => undefined);
-    this.#userQueues.set(userKey, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#userQueues.get(userKey) === tail) this.#userQueues.delete(userKey);
-    }
+    return this.#perUser.run(userThrottleKey(input.name), () => this.#attempt(input));
   }
 
   async #attempt(input: LocalLoginInput): Promise<{ user: User; method: LocalSignInMethod }> {
