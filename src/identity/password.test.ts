@@ -144,3 +144,16 @@ test('password policy: length bounds, not the user name, clear messages', () => 
   assert.throws(() => checkPasswordPolicy('short'), (e) => isAirlockError(e, 'bad_request') && /at least 12/.test(e.message));
   assert.doesNotThrow(() => checkPasswordPolicy('a long enough passphrase', 'alice'));
 });
+
+test('an unusable hash (a service account) costs a KDF run like a real one', async () => {
+  const real = await hashPassword('a perfectly fine password');
+  const time = async (phc: string) => {
+    const start = performance.now();
+    assert.equal(await verifyPassword('some guess at a password', phc), false);
+    return performance.now() - start;
+  };
+  await time(real);
+  const realMs = Math.min(await time(real), await time(real));
+  const unusableMs = Math.min(await time('!service-account'), await time('!service-account'));
+  assert.ok(unusableMs > 0.5 * realMs, `unusable ${unusableMs.toFixed(1)} ms vs real ${realMs.toFixed(1)} ms`);
+});

@@ -124,7 +124,9 @@ export async function hashPassword(password: string, options: { cost?: KdfCost }
  */
 export async function verifyPassword(password: string, phc: string): Promise<boolean> {
   const parsed = parsePhc(phc);
-  if (!parsed) return false;
+  // An account whose hash is unusable on purpose (service accounts) or damaged still costs one KDF
+  // run, so that timing does not tell such accounts from real ones.
+  if (!parsed) return dummyVerify(password);
   if (obviouslyTooLong(password) || codePoints(normalise(password)) > PASSWORD_MAX_LENGTH) return false;
   let tag: Buffer;
   try {
