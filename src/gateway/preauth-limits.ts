@@ -2,8 +2,8 @@
  * Pre-authentication limits (checklist 2), which ssh2 does not have: caps on concurrent
  * unauthenticated connections per source and in total (OpenSSH MaxStartups and PerSourceMaxStartups,
  * refusing outright instead of random early drop), and penalties for sources that fail to
- * authenticate (OpenSSH 9.8 PerSourcePenalties: authfail 5 s, noauth 1 s, grace-exceeded 10 s; a
- * source is refused while its accumulated penalty reaches 15 s, up to a maximum). Sources are IPv4
+ * authenticate (OpenSSH 9.8 PerSourcePenalties: authfail 5 s, noauth 1 s, grace-exceeded 10 s; once a
+ * source's accumulated penalty reaches 15 s it is refused until the penalty runs out, at most the maximum). Sources are IPv4
  * addresses and IPv6 /64 networks, since one IPv6 host usually owns a whole /64. Pure bookkeeping
  * over an injected time; memory is bounded.
  */
@@ -47,7 +47,8 @@ export function sourceKey(address: string): string {
 export class PreAuthLimiter {
   readonly #cfg: PreAuthLimitsConfig;
   readonly #perSource = new Map<string, number>();
-  readonly #penaltyUntil = new Map<string, number>();
+  /** Source → when its penalty runs out, and whether it has reached the refusal threshold. */
+  readonly #penalties = new Map<string, { until: number; active: boolean }>();
   #total = 0;
   #refused = 0;
 
@@ -58,12 +59,12 @@ export class PreAuthLimiter {
   /** Admits a new connection from `address` at `now`, or says why not. An admitted one must be released once. */
   admit(address: string, now: number): Admission {
     const source = sourceKey(address);
-    const until = this.#penaltyUntil.get(source);
-    if (until !== undefined) {
-      if (until <= now) this.#penaltyUntil.delete(source);
-      else if (until - now >= this.#activeMs) {
+    const p = this.#penalties.get(source);
+    if (p !== undefined) {
+      if (p.until <= now) this.#penalties.delete(source);
+      else if (p.active) {
         this.#refused++;
-        return { ok: false, reason: 'penalty', source, retryAfterMs: until - now };
+        return { ok: false, reason: 'penalty', source, retryAfterMs: p.until - now };
       }
     }
     if (this.#total >= this.#cfg.maxTotal) {
@@ -101,16 +102,21 @@ export class PreAuthLimiter {
       // Not an IP address: cannot be exempt.
     }
     const source = sourceKey(address);
-    const previous = this.#penaltyUntil.get(source);
-    if (previous === undefined && this.#penaltyUntil.size >= MAX_PENALTY_SOURCES) {
-      this.#sweep(now);
-      if (this.#penaltyUntil.size >= MAX_PENALTY_SOURCES) return false;
+    let p = this.#penalties.get(source);
+    if (p !== undefined && p.until <= now) {
+      this.#penalties.delete(source);
+      p = undefined;
     }
-    const wasActive = previous !== undefined && previous - now >= this.#activeMs;
-    const base = previous !== undefined && previous > now ? previous : now;
+    if (p === undefined && this.#penalties.size >= MAX_PENALTY_SOURCES) {
+      this.#sweep(now);
+      if (this.#penalties.size >= MAX_PENALTY_SOURCES) return false;
+    }
+    const base = p === undefined ? now : p.until;
     const until = Math.min(base + PENALTY_MS[kind], now + this.#cfg.penaltyMaxMs);
-    this.#penaltyUntil.set(source, until);
-    return !wasActive && until - now >= this.#activeMs;
+    const wasActive = p?.active === true;
+    const active = wasActive || until - now >= this.#activeMs;
+    this.#penalties.set(source, { until, active });
+    return active && !wasActive;
   }
 
   /** A penalty this far ahead refuses the source; never more than the configured maximum. */
@@ -119,11 +125,11 @@ export class PreAuthLimiter {
   }
 
   #sweep(now: number): void {
-    for (const [k, until] of this.#penaltyUntil) if (until <= now) this.#penaltyUntil.delete(k);
+    for (const [k, p] of this.#penalties) if (p.until <= now) this.#penalties.delete(k);
   }
 
   /** Counters for tests and metrics. */
   stats(): { unauthenticated: number; sources: number; penalised: number; refused: number } {
-    return { unauthenticated: this.#total, sources: this.#perSource.size, penalised: this.#penaltyUntil.size, refused: this.#refused };
+    return { unauthenticated: this.#total, sources: this.#perSource.size, penalised: this.#penalties.size, refused: this.#refused };
   }
 }

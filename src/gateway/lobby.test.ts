@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Target } from '../inventory/ports.ts';
+import { localPortFor, parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
+
+const NOW = Date.parse('2026-03-01T12:00:00Z');
+const vm: Target = {
+  id: 't1', name: 'vm1', projectId: 'p', projectName: 'genomics', host: '10.0.0.5', port: 22, loginUser: 'ubuntu',
+  services: [{ name: 'jupyter', port: 8888, path: '/lab', token: 's3cr3t&x' }, { name: 'redis', port: 6379, path: null, token: null }, { name: 'web', port: 80, path: '/', token: null }],
+  allowedCidrs: [], expiresAt: null, createdAt: 0,
+};
+const view = (over: Partial<LobbyView> = {}): LobbyView => ({
+  userName: 'alice', method: 'certificate', serial: 42n, validBefore: NOW + 3_600_000, targets: [vm], gateway: { host: 'gw.example.org', port: 2222 }, now: NOW, ...over,
+});
+
+test('commands: nothing or hosts → text; hosts --json → JSON; help; anything else is unknown', () => {
+  assert.deepEqual(parseLobbyCommand(undefined), { kind: 'text' });
+  assert.deepEqual(parseLobbyCommand('  hosts '), { kind: 'text' });
+  assert.deepEqual(parseLobbyCommand('hosts --json'), { kind: 'json' });
+  assert.deepEqual(parseLobbyCommand('help'), { kind: 'help' });
+  assert.deepEqual(parseLobbyCommand('rm -rf /'), { kind: 'unknown', command: 'rm -rf /' });
+  assert.deepEqual(parseLobbyCommand('hosts --yaml'), { kind: 'unknown', command: 'hosts --yaml' });
+});
+
+test('the text names the user, the certificate expiry, each target and the exact commands', () => {
+  const t = renderLobbyText(view());
+  assert.match(t, /signed in as alice with certificate 42, valid until 2026-03-01T13:00:00Z \(1h left\)/);
+  assert.match(t, /^vm1 {2}\(project genomics, 10\.0\.0\.5 port 22, login ubuntu\)$/m);
+  assert.match(t, /^ {2}ssh -J alice@gw\.example\.org:2222 ubuntu@vm1$/m);
+  assert.match(t, /^ {4}ssh -N -L 8888:vm1:8888 -p 2222 alice@gw\.example\.org$/m);
+  assert.match(t, /then open http:\/\/127\.0\.0\.1:8888\/lab\?token=s3cr3t%26x$/m);
+  assert.match(t, /ssh -N -L 6379:vm1:6379 /);
+  assert.match(t, /ssh -N -L 10080:vm1:80 /, 'privileged ports get an unprivileged local port');
+  assert.doesNotMatch(t, /127\.0\.0\.1:6379/, 'no URL for a non-HTTP service');
+  assert.match(renderLobbyText(view({ targets: [] })), /You have no targets yet/);
+});
+
+test('port 22 and IPv6 gateways are written the way ssh expects', () => {
+  const t = renderLobbyText(view({ gateway: { host: '2001:db8::1', port: 22 }, targets: [{ ...vm, port: 2200, loginUser: null }] }));
+  assert.match(t, /ssh -J alice@\[2001:db8::1\] -p 2200 alice@vm1/);
+  assert.match(t, /ssh -N -L 8888:vm1:8888 alice@2001:db8::1/);
+});
+
+test('expired targets are hidden; JSON carries the same commands', () => {
+  assert.doesNotMatch(renderLobbyText(view({ targets: [{ ...vm, expiresAt: NOW }] })), /vm1/);
+  const j = JSON.parse(renderLobbyJson(view())) as { user: string; certificate: { serial: string }; targets: { name: string; ssh_command: string; services: { name: string; local_port: number; url: string | null; tunnel_command: string }[] }[] };
+  assert.equal(j.user, 'alice');
+  assert.equal(j.certificate.serial, '42');
+  assert.equal(j.targets[0]!.ssh_command, 'ssh -J alice@gw.example.org:2222 ubuntu@vm1');
+  assert.equal(j.targets[0]!.services[0]!.url, 'http://127.0.0.1:8888/lab?token=s3cr3t%26x');
+  assert.equal(j.targets[0]!.services[1]!.url, null);
+  assert.match(renderLobbyHelp(view()), /hosts --json/);
+  assert.equal(localPortFor(22), 10022);
+  assert.equal(localPortFor(8888), 8888);
+});

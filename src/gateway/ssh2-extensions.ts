@@ -1,0 +1,109 @@
+/**
+ * What the gateway adds to ssh2 1.17.0 through `patches/ssh2+1.17.0.patch` (applied at install by
+ * scripts/apply-patches.mjs; docs/ssh2-extensions.md says what and why): a key exchange registry used
+ * for `mlkem768x25519-sha256`, ready host key objects for the host certificate (signing the exchange
+ * hash as plain `ssh-ed25519`), and a configurable, comma-correct `server-sig-algs`. This file is the
+ * one place that knows the patch's API; it refuses to go on with any other ssh2 version or an
+ * unpatched ssh2, so that an upgrade can never silently drop post-quantum key exchange.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { ServerConfig } from 'ssh2';
+import { AirlockError } from '../errors.ts';
+import { MLKEM768X25519_METHOD, MLKEM768X25519_SHA256, type ExternalKexMethod } from './kex-mlkem.ts';
+
+const require = createRequire(import.meta.url);
+
+/** The ssh2 version the patch was written for; any other is refused. */
+export const SSH2_PATCHED_VERSION = '1.17.0';
+
+/**
+ * The signature algorithms the gateway verifies for publickey login (auth.ts, ssh2-signature.ts), sent
+ * as `server-sig-algs` (RFC 8308 §3.1) so that clients pick rsa-sha2-* for RSA keys. `ssh-rsa` (SHA-1)
+ * and `ssh-dss` are refused by the gateway and so not listed; neither are security keys (sk-*).
+ */
+export const SERVER_SIG_ALGS: readonly string[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+];
+
+/**
+ * A host key as the patched ssh2 takes it in `hostKeys`: `type` is the host key algorithm it is
+ * offered under, `getPublicSSH()` is K_S (a certificate blob for a host certificate), `sign()` signs
+ * the exchange hash, and `signatureAlgo` names that signature in the key exchange reply.
+ */
+export interface Ssh2HostKeyProvider {
+  readonly type: string;
+  readonly signatureAlgo: string;
+  getPublicSSH(): Buffer;
+  sign(data: Buffer, hashAlgo?: string): Buffer | Error;
+}
+
+interface PatchedKexModule {
+  registerKeyExchange?: (name: string, method: ExternalKexMethod) => void;
+}
+
+const ssh2Dir = dirname(require.resolve('ssh2/package.json'));
+
+// Markers of the three patched files: a cheap start-up check (the full check, that the installed
+// files are exactly ssh2 1.17.0 plus the patch, is ssh2-extensions.test.ts running patch -R --dry-run).
+const PATCH_MARKERS: readonly (readonly [string, string])[] = [
+  ['lib/protocol/kex.js', 'function registerKeyExchange(name, method)'],
+  ['lib/protocol/kex.js', 'this._hostKey.signatureAlgo'],
+  ['lib/server.js', 'function isHostKeyProvider(val)'],
+  ['lib/server.js', 'serverSigAlgs: srvCfg.serverSigAlgs'],
+  ['lib/protocol/Protocol.js', 'let serverSigAlgs = proto._serverSigAlgs;'],
+];
+
+/** What is wrong with the installed ssh2, or undefined when it is 1.17.0 with Airlock's patch. */
+export function ssh2ExtensionProblem(): string | undefined {
+  const version = (require('ssh2/package.json') as { version?: string }).version;
+  if (version !== SSH2_PATCHED_VERSION) {
+    return `ssh2 ${String(version)} is installed, but the gateway's extensions (patches/ssh2+${SSH2_PATCHED_VERSION}.patch) are written for ${SSH2_PATCHED_VERSION}; see docs/ssh2-extensions.md, "Upgrading ssh2"`;
+  }
+  for (const [file, marker] of PATCH_MARKERS) {
+    let text: string;
+    try {
+      text = readFileSync(join(ssh2Dir, file), 'utf8');
+    } catch {
+      return `cannot read node_modules/ssh2/${file}`;
+    }
+    if (!text.includes(marker)) {
+      return `node_modules/ssh2/${file} lacks Airlock's patch; run "node scripts/apply-patches.mjs" (npm ci runs it)`;
+    }
+  }
+  const kex = require('ssh2/lib/protocol/kex.js') as PatchedKexModule;
+  if (typeof kex.registerKeyExchange !== 'function') return 'ssh2 has no registerKeyExchange (patch not applied)';
+  return undefined;
+}
+
+let installed = false;
+
+/**
+ * Checks the patched ssh2 and registers `mlkem768x25519-sha256` with it (once per process). Must run
+ * before an ssh2 Server is constructed: ssh2 checks configured algorithm names at construction.
+ * Throws a config error when ssh2 is not the patched 1.17.0.
+ */
+export function installSsh2Extensions(): void {
+  if (installed) return;
+  const problem = ssh2ExtensionProblem();
+  if (problem !== undefined) throw new AirlockError('config', `The SSH gateway cannot start: ${problem}.`);
+  const kex = require('ssh2/lib/protocol/kex.js') as Required<PatchedKexModule>;
+  kex.registerKeyExchange(MLKEM768X25519_SHA256, MLKEM768X25519_METHOD);
+  installed = true;
+}
+
+/**
+ * An ssh2 ServerConfig with the extensions' options: host key objects (offered before the plain keys
+ * in `cfg.hostKeys`) and `server-sig-algs`. Call installSsh2Extensions() first.
+ */
+export function extendServerConfig(cfg: ServerConfig, ext: { hostKeyProviders: readonly Ssh2HostKeyProvider[]; serverSigAlgs: readonly string[] }): ServerConfig {
+  // The typings of ssh2 know neither option; the patch does (lib/server.js, lib/protocol/Protocol.js).
+  const hostKeys = [...ext.hostKeyProviders, ...cfg.hostKeys] as unknown as ServerConfig['hostKeys'];
+  return { ...cfg, hostKeys, serverSigAlgs: [...ext.serverSigAlgs] } as ServerConfig;
+}
