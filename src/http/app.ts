@@ -5,15 +5,14 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
-import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { CertificateAuthority } from '../ca/authority.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
 import type { Store, User } from '../store/repositories.ts';
-import { parsePublicKey } from '../ssh/keys.ts';
-import { formatPublicKey } from '../ssh/keys.ts';
+import { formatPublicKey, parsePublicKey } from '../ssh/keys.ts';
 import { errorResponse } from './api-errors.ts';
+import { clientAddress, jsonBody, requiredString } from './request.ts';
 import { certificateJson } from '../ca/ledger-view.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';
@@ -45,33 +44,6 @@ export interface HttpDeps {
 type Env = { Variables: { user: User; tokenId: string } };
 
 const MAX_BODY = 64 * 1024;
-
-/** The client's address as the socket saw it (never a forwarded header: those are client-controlled). */
-function clientAddress(c: Context): string | null {
-  try {
-    return getConnInfo(c).remote.address ?? null;
-  } catch {
-    return null; // app.request() in tests has no socket
-  }
-}
-
-async function jsonBody(c: Context): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new AirlockError('bad_request', 'The request body must be JSON.');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AirlockError('bad_request', 'The request body must be a JSON object.');
-  return body as Record<string, unknown>;
-}
-
-function stringField(body: Record<string, unknown>, name: string, max = 8192): string {
-  const v = body[name];
-  if (typeof v !== 'string' || v.length === 0) throw new AirlockError('bad_request', `The field "${name}" is required and must be a string.`);
-  if (v.length > max) throw new AirlockError('bad_request', `The field "${name}" is too long.`);
-  return v;
-}
 
 function parseSerial(text: string): bigint {
   if (!/^\d{1,20}$/.test(text)) throw new AirlockError('bad_request', `"${text}" is not a certificate serial number.`);
@@ -126,9 +98,9 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
   app.post('/api/v1/login', async (c) => {
     const body = await jsonBody(c);
     const user = await deps.login.authenticate({
-      name: stringField(body, 'user', 64),
-      password: stringField(body, 'password', 1024),
-      otp: stringField(body, 'otp', 64),
+      name: requiredString(body, 'user', 64),
+      password: requiredString(body, 'password', 1024),
+      otp: requiredString(body, 'otp', 64),
       clientAddress: clientAddress(c),
     });
     const { token, record } = await deps.tokens.issue(user, { kind: 'session', ttlMs: deps.sessionTtlMs });
@@ -147,7 +119,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
 
   app.post('/api/v1/certificates', requireUser, async (c) => {
     const body = await jsonBody(c);
-    const publicKey = parsePublicKey(stringField(body, 'public_key', 16_384));
+    const publicKey = parsePublicKey(requiredString(body, 'public_key', 16_384));
     const issued = await deps.ca.issueUserCertificate({ user: c.get('user'), publicKey, method: 'password+totp', clientAddress: clientAddress(c) });
     return c.json({ ...certificateJson(issued.record, deps.clock.now()), certificate: issued.line }, 201);
   });

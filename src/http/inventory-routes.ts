@@ -8,10 +8,10 @@
  * Policy (who may do what) lives in src/inventory; this file only translates.
  */
 import { Hono, type Context } from 'hono';
-import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Clock } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
 import { AirlockError } from '../errors.ts';
+import { clientAddress, jsonBody, optionalArray, optionalString, requiredString } from './request.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
 import { authorizeScope, type ApiCaller } from '../inventory/api-scopes.ts';
 import type { Inventory } from '../inventory/inventory.ts';
@@ -31,47 +31,6 @@ export interface InventoryRouteDeps {
 }
 
 type Env = { Variables: { caller: ApiCaller } };
-
-const MAX_LIST = 64;
-
-function clientAddress(c: Context): string | null {
-  try {
-    return getConnInfo(c).remote.address ?? null;
-  } catch {
-    return null; // app.request() in tests has no socket
-  }
-}
-
-async function jsonBody(c: Context): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new AirlockError('bad_request', 'The request body must be JSON.');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AirlockError('bad_request', 'The request body must be a JSON object.');
-  return body as Record<string, unknown>;
-}
-
-function optionalString(body: Record<string, unknown>, name: string, max = 1024): string | undefined {
-  const v = body[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new AirlockError('bad_request', `The field "${name}" must be a non-empty string of at most ${max} characters.`);
-  return v;
-}
-
-function requiredString(body: Record<string, unknown>, name: string, max = 1024): string {
-  const v = optionalString(body, name, max);
-  if (v === undefined) throw new AirlockError('bad_request', `The field "${name}" is required.`);
-  return v;
-}
-
-function optionalArray(body: Record<string, unknown>, name: string): unknown[] {
-  const v = body[name];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.length > MAX_LIST) throw new AirlockError('bad_request', `The field "${name}" must be a list of at most ${MAX_LIST} entries.`);
-  return v;
-}
 
 /** A service given as a `NAME=PORT[/path][?token=T]` string or as `{name, port, path?, token?}`. */
 function serviceFrom(value: unknown): TargetService {
