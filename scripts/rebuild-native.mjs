@@ -24,3 +24,8 @@ if (res.status !== 0) {
   // ssh2 works without the addon (slower); the gateway test that asserts it loaded will say so.
   console.error('airlock: rebuilding ssh2 native crypto failed; see the output above.');
 }
+
+// Then Airlock's ssh2 extensions (patches/, docs/ssh2-extensions.md). A patch that no longer applies
+// fails the install loudly: the gateway refuses to start without its extensions anyway.
+const patched = spawnSync(process.execPath, [join(root, 'scripts', 'apply-patches.mjs')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+if (patched.status !== 0) process.exit(1);
