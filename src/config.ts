@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { AirlockError } from './errors.ts';
 import { parseDuration } from './duration.ts';
 import { parseCidr } from './ssh/cidr.ts';
+import { OIDC_FILE_KEYS, parseOidcSettings, type OidcSettings } from './identity/oidc-settings.ts';
 
 export interface Config {
   dataDir: string;
@@ -30,6 +31,12 @@ export interface Config {
   /** The SSH address users are told to connect to (lobby, gateway-info); unset = the listen address. A missing port means the listener's. */
   sshPublic: { host: string; port: number | undefined } | undefined;
   gateway: GatewayConfig;
+  /** OIDC federation (`AIRLOCK_OIDC_*`); null when not configured. */
+  oidc: OidcSettings | null;
+  /** How long a browser login link (SSH or `airlock login --browser`) can be approved. */
+  browserLoginTtlMs: number;
+  /** Lifetime of a web session (the sign-in that approves logins). */
+  webSessionTtlMs: number;
 }
 
 /** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
@@ -66,6 +73,7 @@ const FILE_KEYS = [
   'host_cert_ttl', 'session_ttl', 'issuer', 'ssh_public', 'gateway_auth', 'gateway_login_grace',
   'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
   'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
+  'browser_login_ttl', 'web_session_ttl', ...OIDC_FILE_KEYS,
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
 
@@ -181,6 +189,12 @@ function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.P
   };
 }
 
+function boundedDuration(text: string, what: string, min: number, max: number): number {
+  const ms = parseDuration(text, what);
+  if (ms < min || ms > max) throw new AirlockError('config', `The ${what} must be between ${min / 1000} seconds and ${max / 60_000} minutes.`);
+  return ms;
+}
+
 /** Resolves the configuration from flags, environment, config file and defaults. */
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? process.env;
@@ -220,5 +234,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     issuer: pick('issuer') ?? 'Airlock',
     sshPublic: pick('ssh_public') === undefined ? undefined : parseSshPublic(pick('ssh_public')!),
     gateway: gatewayConfig(pick, env),
+    oidc: parseOidcSettings(pick, env),
+    browserLoginTtlMs: boundedDuration(pick('browser_login_ttl') ?? '5m', 'browser login lifetime (AIRLOCK_BROWSER_LOGIN_TTL)', 30_000, 30 * 60_000),
+    webSessionTtlMs: boundedDuration(pick('web_session_ttl') ?? '1h', 'web session lifetime (AIRLOCK_WEB_SESSION_TTL)', 60_000, 24 * 3_600_000),
   };
 }

@@ -18,6 +18,7 @@ import { createAuditor, type Auditor } from './audit/auditor.ts';
 import { LocalLogin } from './identity/local-login.ts';
 import { SessionTokens } from './identity/session-tokens.ts';
 import { createHttpApp } from './http/app.ts';
+import { createBrowserLoginServices, type BrowserLoginServices } from './identity/browser-login-services.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { KeyRegistry } from './inventory/key-registry.ts';
 import { ApiTokens } from './inventory/api-tokens.ts';
@@ -76,6 +77,8 @@ export interface RunningServer {
   /** `HOST:PORT` the SSH gateway listens on. */
   sshEndpoint: string | null;
   gateway: Gateway;
+  /** Browser login: login requests, web sessions, OIDC. */
+  browserLogin: BrowserLoginServices;
   close(): Promise<void>;
 }
 
@@ -95,6 +98,12 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   const logger = createLogger(opts.log === undefined ? stderrSink : opts.log);
   // Filled once HTTP listens: forwarding must never reach the service's own ports.
   const httpListeners: { address: string; port: number }[] = [];
+  // Known once HTTP listens (port 0 picks one); links built before that use the configured address.
+  const listening: { url?: string } = {};
+  const browserLogin = createBrowserLoginServices({
+    config, store: core.store, clock: core.clock, audit: core.audit,
+    baseUrl: () => config.publicUrl ?? listening.url ?? `http://${hostForUrl(config.httpListen.host)}:${config.httpListen.port}`,
+  });
   let gateway: Gateway;
   try {
     gateway = await startGateway({
@@ -114,6 +123,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
     inventory: core.inventory, keyRegistry: core.keyRegistry,
     sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
+    browserLogin: { ...browserLogin, password: core.login, audit: core.audit },
   });
   const http = serve({ fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port });
   let addr: AddressInfo;
@@ -126,6 +136,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   }
   httpListeners.push({ address: config.httpListen.host, port: addr.port });
   const httpUrl = `http://${hostForUrl(config.httpListen.host)}:${addr.port}`;
+  listening.url = httpUrl;
   const sshEndpoint = formatEndpoint(gateway.address.host, gateway.address.port);
   const endpoints = { ssh: sshEndpoint, http: httpUrl };
   writeFileAtomic(join(config.dataDir, 'endpoints.json'), JSON.stringify(endpoints, null, 2) + '\n');
@@ -134,6 +145,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     httpUrl,
     sshEndpoint,
     gateway,
+    browserLogin,
     async close() {
       await gateway.close();
       await new Promise<void>((resolve) => {

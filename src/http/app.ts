@@ -19,6 +19,10 @@ import type { KeyRegistry } from '../inventory/key-registry.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
 import { gatewayRoutes } from './gateway-routes.ts';
 import type { GatewayTrust } from '../gateway/host-key.ts';
+import type { Auditor } from '../audit/auditor.ts';
+import type { BrowserLoginServices } from '../identity/browser-login-services.ts';
+import { BROWSER_SESSION_SCOPE, deviceRoutes } from './device-routes.ts';
+import { webRoutes, type WebPasswordLogin } from './web/web-routes.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
 export interface PasswordLogin {
@@ -38,10 +42,12 @@ export interface HttpDeps {
   keyRegistry: KeyRegistry;
   /** The SSH gateway's trust material, or null when it does not run in this process. */
   gatewayTrust?: () => GatewayTrust | null;
+  /** The browser login (web pages, OIDC, device flow); absent = API only. */
+  browserLogin?: BrowserLoginServices & { password: WebPasswordLogin; audit: Auditor };
   log?: (msg: string, err: unknown) => void;
 }
 
-type Env = { Variables: { user: User; tokenId: string } };
+type Env = { Variables: { user: User; tokenId: string; loginMethod: string } };
 
 const MAX_BODY = 64 * 1024;
 
@@ -68,6 +74,8 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     if (rec.kind !== 'session') throw new AirlockError('forbidden', 'API tokens cannot be used here; this needs a signed-in user (airlock login).');
     c.set('user', user);
     c.set('tokenId', rec.id);
+    // Certificates record how their holder signed in (the ledger's issuing method).
+    c.set('loginMethod', rec.scopes.includes(BROWSER_SESSION_SCOPE) ? 'browser' : 'password+totp');
     // Last use is informational: record it at most once a minute rather than write on every request.
     const now = deps.clock.now();
     if (rec.lastUsedAt === null || now - rec.lastUsedAt > 60_000) await deps.store.tokens.touch(rec.id, now);
@@ -120,7 +128,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
   app.post('/api/v1/certificates', requireUser, async (c) => {
     const body = await jsonBody(c);
     const publicKey = parsePublicKey(requiredString(body, 'public_key', 16_384));
-    const issued = await deps.ca.issueUserCertificate({ user: c.get('user'), publicKey, method: 'password+totp', clientAddress: clientAddress(c) });
+    const issued = await deps.ca.issueUserCertificate({ user: c.get('user'), publicKey, method: c.get('loginMethod'), clientAddress: clientAddress(c) });
     return c.json({ ...certificateJson(issued.record, deps.clock.now()), certificate: issued.line }, 201);
   });
 
@@ -144,6 +152,11 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
 
   app.route('/', inventoryRoutes({ inventory: deps.inventory, keyRegistry: deps.keyRegistry, tokens: deps.tokens, store: deps.store, clock: deps.clock }));
   app.route('/', gatewayRoutes(deps.gatewayTrust ?? (() => null)));
+  if (deps.browserLogin) {
+    const b = deps.browserLogin;
+    app.route('/', deviceRoutes({ logins: b.logins, tokens: deps.tokens, audit: b.audit, sessionTtlMs: deps.sessionTtlMs }));
+    app.route('/', webRoutes({ logins: b.logins, sessions: b.sessions, password: b.password, oidc: b.oidc, clock: deps.clock, baseUrl: b.baseUrl, log }));
+  }
 
   return app;
 }

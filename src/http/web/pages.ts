@@ -1,0 +1,120 @@
+/**
+ * The server-rendered pages of the browser login: sign-in (password + one-time code, or the identity
+ * provider), the approval page for an SSH or device login, and the result and error pages. Every
+ * interpolated value goes through hono/html's escaping; the pages need no script at all.
+ */
+import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import { formatDuration } from '../../duration.ts';
+import type { LoginRequestView } from '../../identity/browser-login.ts';
+
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+const STYLE = `
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1f24;line-height:1.5}
+h1{font-size:1.4rem}form{margin:1rem 0}label{display:block;margin:.6rem 0 .2rem}
+input[type=text],input[type=password]{width:100%;padding:.45rem;font-size:1rem;box-sizing:border-box}
+button{padding:.5rem 1rem;font-size:1rem;margin-right:.5rem;cursor:pointer}
+.code{font-family:ui-monospace,monospace;font-size:1.6rem;letter-spacing:.15rem;background:#f3f4f6;padding:.3rem .6rem;border-radius:.3rem}
+.note{color:#555;font-size:.9rem}.error{color:#a40000;background:#fdecea;padding:.6rem;border-radius:.3rem}
+.ok{color:#0a5c2c;background:#e6f4ea;padding:.6rem;border-radius:.3rem}dt{font-weight:600}dd{margin:0 0 .5rem 0}
+.or{margin:1.5rem 0;color:#777}a.button{display:inline-block;padding:.5rem 1rem;border:1px solid #888;border-radius:.2rem;text-decoration:none;color:inherit}
+`;
+
+/** The page frame. */
+export function layout(title: string, body: Html): Html {
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>${title} · Airlock</title><style>${STYLE}</style></head>
+<body><main>${body}</main></body></html>`;
+}
+
+/** What the sign-in page needs. */
+export interface SignInPage {
+  csrf: string;
+  next: string;
+  /** Pre-filled user name (the login's user). */
+  userName: string | null;
+  /** The login this sign-in is for, when it is one. */
+  request: LoginRequestView | null;
+  /** The identity provider's display name, when OIDC is configured. */
+  oidcName: string | null;
+  error: string | null;
+}
+
+/** The sign-in page. */
+export function signInPage(p: SignInPage): Html {
+  const context = p.request
+    ? html`<p>Sign in as <strong>${p.request.userName}</strong> to approve the ${p.request.kind === 'ssh' ? 'SSH login' : 'command-line login'}
+        ${p.request.clientAddress ? html`from <strong>${p.request.clientAddress}</strong>` : ''} with the code <span class="code">${p.request.userCode}</span>.</p>`
+    : html`<p>Sign in to Airlock.</p>`;
+  const oidc = p.oidcName
+    ? html`<p><a class="button" id="oidc" href="/login/oidc?next=${encodeURIComponent(p.next)}">Sign in with ${p.oidcName}</a></p><p class="or">or with your Airlock password:</p>`
+    : '';
+  return layout('Sign in', html`<h1>Sign in</h1>${context}
+${p.error ? html`<p class="error" role="alert">${p.error}</p>` : ''}
+${oidc}
+<form method="post" action="/login/password">
+<input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="next" value="${p.next}">
+<label for="user">User name</label><input type="text" id="user" name="user" autocomplete="username" value="${p.userName ?? ''}" required>
+<label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
+<label for="otp">One-time code (or a recovery code)</label><input type="text" id="otp" name="otp" autocomplete="one-time-code" inputmode="numeric" required>
+<p><button type="submit" id="sign-in">Sign in</button></p>
+</form>`);
+}
+
+function clientLine(r: LoginRequestView): Html {
+  return html`<dt>From</dt><dd>${r.clientAddress ?? 'unknown address'}</dd>`;
+}
+
+/** The approval page for a pending login the signed-in user may approve. */
+export function approvalPage(p: { csrf: string; secret: string; request: LoginRequestView; signedInAs: string; now: number }): Html {
+  const r = p.request;
+  const what = r.kind === 'ssh' ? 'an SSH login' : 'a command-line login (airlock login --browser)';
+  const action = `/login/b/${p.secret}`;
+  return layout('Approve login', html`<h1>Approve ${what}?</h1>
+<p>Approve only if you started this login yourself just now, and the code below is the one your terminal shows.</p>
+<dl><dt>User</dt><dd>${r.userName}</dd>${clientLine(r)}
+<dt>Code</dt><dd><span class="code" id="user-code">${r.userCode}</span></dd>
+<dt>Valid for</dt><dd>${formatDuration(Math.max(0, r.expiresAt - p.now))}</dd></dl>
+<form method="post" action="${action}/approve" style="display:inline">
+<input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="code" value="${r.userCode}">
+<button type="submit" id="approve">Approve</button></form>
+<form method="post" action="${action}/deny" style="display:inline">
+<input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="code" value="${r.userCode}">
+<button type="submit" id="deny">Deny</button></form>
+<p class="note">Signed in as ${p.signedInAs}.</p>`);
+}
+
+/** The page for a login that the signed-in user may not approve (it is for another user). */
+export function wrongUserPage(p: { csrf: string; request: LoginRequestView; signedInAs: string; next: string }): Html {
+  return layout('Another user', html`<h1>This login is for another user</h1>
+<p class="error" role="alert">This login is for the user <strong>${p.request.userName}</strong>, but you are signed in as <strong>${p.signedInAs}</strong>.
+Only ${p.request.userName} can approve it.</p>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="next" value="${p.next}">
+<button type="submit" id="sign-out">Sign out and sign in as ${p.request.userName}</button></form>`);
+}
+
+/** After a decision: what to do next. */
+export function decidedPage(p: { request: LoginRequestView; decision: 'approved' | 'denied'; userName: string }): Html {
+  if (p.decision === 'denied') {
+    return layout('Login denied', html`<h1>Login denied</h1><p class="ok" role="status">The login was denied. The terminal that asked for it will be told so.</p>`);
+  }
+  const next = p.request.kind === 'ssh'
+    ? html`You are now logged in as <strong>${p.userName}</strong> and should be able to continue in your ssh session.`
+    : html`You are now logged in as <strong>${p.userName}</strong>; <code>airlock login</code> will finish in your terminal by itself.`;
+  return layout('Login approved', html`<h1>Login approved</h1><p class="ok" role="status" id="result">${next}</p><p class="note">You can close this window.</p>`);
+}
+
+/** A page that explains why nothing can be done (used, expired, unknown, refused). */
+export function messagePage(title: string, message: string): Html {
+  return layout(title, html`<h1>${title}</h1><p class="error" role="alert" id="result">${message}</p>`);
+}
+
+/** The signed-in home page: who you are, and sign-out. */
+export function homePage(p: { csrf: string; userName: string | null }): Html {
+  if (p.userName === null) return layout('Airlock', html`<h1>Airlock</h1><p><a href="/login">Sign in</a></p>`);
+  return layout('Airlock', html`<h1>Airlock</h1><p>Signed in as <strong>${p.userName}</strong>.</p>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="next" value="/">
+<button type="submit" id="sign-out">Sign out</button></form>`);
+}

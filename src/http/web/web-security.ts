@@ -1,0 +1,73 @@
+/**
+ * Cookies and CSRF protection for the web pages. Cookies are HttpOnly, SameSite, and Secure whenever
+ * the browser will keep a Secure cookie (https, or a loopback address, which browsers treat as a
+ * secure context). Every form POST carries a token that must equal the browser's CSRF cookie (double
+ * submit), and a cross-site Origin or Sec-Fetch-Site refuses it outright (OWASP CSRF cheat sheet).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
+import { AirlockError } from '../../errors.ts';
+
+export const SESSION_COOKIE = 'airlock_session';
+export const CSRF_COOKIE = 'airlock_csrf';
+export const OIDC_STATE_COOKIE = 'airlock_oidc_state';
+
+/** Whether cookies for this base URL can carry the Secure attribute. */
+export function secureCookies(baseUrl: string): boolean {
+  const u = new URL(baseUrl);
+  if (u.protocol === 'https:') return true;
+  const h = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** Cookie attributes for a base URL. `lax` for cookies that must survive the return from the identity provider. */
+export function cookieOptions(baseUrl: string, sameSite: 'Strict' | 'Lax', maxAgeSeconds?: number) {
+  return { path: '/', httpOnly: true, secure: secureCookies(baseUrl), sameSite, ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }) };
+}
+
+/** The browser's CSRF token, set if it has none yet; embed it in every form. */
+export function csrfToken(c: Context, baseUrl: string): string {
+  const existing = getCookie(c, CSRF_COOKIE);
+  if (existing !== undefined && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+  return rotateCsrf(c, baseUrl);
+}
+
+/** Sets a fresh CSRF token (after sign-in and sign-out, so a token planted before cannot be used after). */
+export function rotateCsrf(c: Context, baseUrl: string): string {
+  const token = randomBytes(32).toString('base64url');
+  setCookie(c, CSRF_COOKIE, token, cookieOptions(baseUrl, 'Strict'));
+  return token;
+}
+
+/** Refuses a form POST unless it is same-origin and carries the browser's CSRF token. */
+export function checkCsrf(c: Context, form: Record<string, unknown>, baseUrl: string): void {
+  const refuse = () => new AirlockError('forbidden', 'This form has expired or did not come from this site. Reload the page and try again.', { details: { reason: 'csrf' } });
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw refuse();
+  const origin = c.req.header('origin');
+  if (origin !== undefined && origin !== 'null') {
+    const allowed = new Set([new URL(baseUrl).origin, new URL(c.req.url).origin]);
+    if (!allowed.has(origin)) throw refuse();
+  }
+  const cookie = getCookie(c, CSRF_COOKIE);
+  const sent = form.csrf;
+  if (cookie === undefined || typeof sent !== 'string') throw refuse();
+  const a = Buffer.from(cookie);
+  const b = Buffer.from(sent);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw refuse();
+}
+
+/** Removes a cookie with the attributes it was set with. */
+export function clearCookie(c: Context, name: string, baseUrl: string): void {
+  deleteCookie(c, name, { path: '/', secure: secureCookies(baseUrl) });
+}
+
+/**
+ * A local path to continue at after sign-in: only `/` and approval links, so that `next` can never
+ * send a browser to another site (open redirect).
+ */
+export function safeNext(next: unknown): string {
+  if (typeof next !== 'string') return '/';
+  return /^\/login\/b\/[A-Za-z0-9_-]{43}$/.test(next) ? next : '/';
+}
