@@ -271,14 +271,19 @@ function groupList(value: unknown): Set<string> {
   return new Set();
 }
 
-/** A short, secret-free description of an openid-client error for the audit log. */
+/** A short, secret-free description of an openid-client error for the audit log (code, claim, innermost message). */
 export function describeOidcError(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    const cause = (err as { cause?: unknown }).cause;
-    const claim = typeof cause === 'object' && cause !== null && typeof (cause as { claim?: unknown }).claim === 'string' ? (cause as { claim: string }).claim : undefined;
-    const what = typeof code === 'string' ? code : err.name;
-    return `${what}${claim ? `:${claim}` : ''}:${err.message.slice(0, 120)}`;
+  if (!(err instanceof Error)) return 'unknown';
+  const code = (err as { code?: unknown }).code;
+  let claim: string | undefined;
+  let message = err.message;
+  // openid-client wraps oauth4webapi's error, whose cause names the claim that failed ({ claim, … }).
+  let cause: unknown = err.cause;
+  for (let depth = 0; depth < 4 && typeof cause === 'object' && cause !== null; depth++) {
+    const c = cause as { claim?: unknown; message?: unknown; cause?: unknown };
+    if (typeof c.claim === 'string') claim ??= c.claim;
+    if (cause instanceof Error) message = cause.message;
+    cause = c.cause;
   }
-  return 'unknown';
+  return `${typeof code === 'string' ? code : err.name}${claim ? `:${claim}` : ''}:${message.slice(0, 120)}`;
 }
