@@ -166,6 +166,14 @@ export async function startHttpService(host = '127.0.0.1', body = 'hello from th
   };
 }
 
+/** Writes an unencrypted OpenSSH key pair (`path`, `path.pub`) made with node:crypto. */
+export function writeKeyPair(path: string, type: 'ed25519' | 'ecdsa' | 'rsa' = 'ed25519'): string {
+  const { privateKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : type === 'ecdsa' ? generateKeyPairSync('ec', { namedCurve: 'P-384' }) : generateKeyPairSync('rsa', { modulusLength: 3072 });
+  writeFileSync(path, formatOpenSshPrivateKey(privateKey, 'test'), { mode: 0o600 });
+  writeFileSync(`${path}.pub`, formatPublicKey(publicKeyFromKeyObject(privateKey), 'test') + '\n');
+  return path;
+}
+
 /** A temporary directory removed by the caller. */
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -14,7 +14,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { run } from '../harness/processes.ts';
-import { sshF, startTestGateway, writeSshConfig, type TestGateway, type UserKey } from '../harness/gateway.ts';
+import { sshF, startTestGateway, writeKeyPair, writeSshConfig, type TestGateway, type UserKey } from '../harness/gateway.ts';
 import { CertificateAuthority } from '../../src/ca/authority.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
@@ -136,7 +136,7 @@ test('certificates refused: another CA, expired, revoked, another principal, out
   await t.test('another CA (ssh-keygen -s)', async () => {
     const dir = join(gw.dir, 'rogue');
     mkdirSync(dir);
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'ca')]);
+    writeKeyPair(join(dir, 'ca'));
     copyFileSync(alice.key, join(dir, 'key'));
     copyFileSync(alice.pub, join(dir, 'key.pub'));
     const s = await run('ssh-keygen', ['-q', '-s', join(dir, 'ca'), '-I', 'rogue', '-n', 'alice', '-V', '-5m:+1h', join(dir, 'key.pub')]);
@@ -198,9 +198,8 @@ test('registered plain keys: refused by default; with AIRLOCK_GATEWAY_AUTH=certi
   mkdirSync(dir);
   await pkGw.user('leo');
   await gw.user('leo');
-  for (const [type, bits] of [['ed25519', []], ['ecdsa', ['-b', '384']], ['rsa', ['-b', '3072']]] as const) {
-    const key = join(dir, type);
-    await run('ssh-keygen', ['-q', '-t', type, ...bits, '-N', '', '-f', key]);
+  for (const type of ['ed25519', 'ecdsa', 'rsa'] as const) {
+    const key = writeKeyPair(join(dir, type), type);
     const line = readFileSync(`${key}.pub`, 'utf8').trim();
     for (const g of [gw, pkGw]) {
       const leo = (await g.server.core.store.users.byName('leo'))!;
@@ -214,7 +213,7 @@ test('registered plain keys: refused by default; with AIRLOCK_GATEWAY_AUTH=certi
     assert.equal((await lastDenial(gw, 'leo', 'publickey')).reason, 'method_not_enabled');
   }
   // An unregistered key is refused even where plain keys are enabled.
-  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'stranger')]);
+  writeKeyPair(join(dir, 'stranger'));
   const r = await lobby(pkGw, 'leo', [`IdentityFile ${join(dir, 'stranger')}`]);
   assert.equal(r.code, 255);
   assert.equal((await lastDenial(pkGw, 'leo', 'publickey')).reason, 'key_not_registered');
