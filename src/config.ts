@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { AirlockError } from './errors.ts';
 import { parseDuration } from './duration.ts';
 import { parseCidr } from './ssh/cidr.ts';
+import { firstFactors, parseChainOverrides, parseChains, type AuthChainPolicy } from './gateway/auth-chains.ts';
 import { OIDC_FILE_KEYS, parseOidcSettings, type OidcSettings } from './identity/oidc-settings.ts';
 
 export interface Config {
@@ -41,8 +42,15 @@ export interface Config {
 
 /** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
 export interface GatewayConfig {
-  /** Accepted login methods; default certificate only (`AIRLOCK_GATEWAY_AUTH=certificate,publickey` adds registered keys). */
+  /** First factors enabled by any chain below (certificate, registered key). */
   authMethods: ('certificate' | 'publickey')[];
+  /**
+   * Authentication chains (`AIRLOCK_GATEWAY_AUTH`, e.g. `certificate,publickey+browser`; default certificate
+   * only), with per-user and per-project overrides (`AIRLOCK_GATEWAY_AUTH_USERS`, `…_PROJECTS`).
+   */
+  authChains: AuthChainPolicy;
+  /** Browser login: wait for Enter (`enter`, default) or continue without a keypress (`none`). */
+  browserPrompt: 'enter' | 'none';
   /** Unauthenticated connections are closed after this (OpenSSH LoginGraceTime). */
   loginGraceMs: number;
   /** Concurrent unauthenticated connections from one address (IPv6: one /64); the next is refused. */
@@ -73,6 +81,7 @@ const FILE_KEYS = [
   'host_cert_ttl', 'session_ttl', 'issuer', 'ssh_public', 'gateway_auth', 'gateway_login_grace',
   'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
   'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
+  'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt',
   'browser_login_ttl', 'web_session_ttl', ...OIDC_FILE_KEYS,
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
@@ -153,11 +162,13 @@ function parseSshPublic(text: string): { host: string; port: number | undefined 
 }
 
 function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.ProcessEnv): GatewayConfig {
-  const methods = (pick('gateway_auth') ?? 'certificate').split(',').map((m) => m.trim()).filter(Boolean);
-  for (const m of methods) {
-    if (m !== 'certificate' && m !== 'publickey') throw new AirlockError('config', `Unknown gateway login method "${m}" in AIRLOCK_GATEWAY_AUTH; use certificate, publickey or both.`);
-  }
-  if (methods.length === 0) throw new AirlockError('config', 'AIRLOCK_GATEWAY_AUTH must name at least one method (certificate, publickey).');
+  const authChains: AuthChainPolicy = {
+    defaults: parseChains(pick('gateway_auth') ?? 'certificate', 'AIRLOCK_GATEWAY_AUTH'),
+    users: parseChainOverrides(pick('gateway_auth_users'), 'AIRLOCK_GATEWAY_AUTH_USERS'),
+    projects: parseChainOverrides(pick('gateway_auth_projects'), 'AIRLOCK_GATEWAY_AUTH_PROJECTS'),
+  };
+  const browserPrompt = pick('gateway_browser_prompt') ?? 'enter';
+  if (browserPrompt !== 'enter' && browserPrompt !== 'none') throw new AirlockError('config', `AIRLOCK_GATEWAY_BROWSER_PROMPT must be enter or none, not "${browserPrompt.slice(0, 20)}".`);
   const loginGraceMs = parseDuration(pick('gateway_login_grace') ?? '30s', 'gateway login grace time (AIRLOCK_GATEWAY_LOGIN_GRACE)');
   if (loginGraceMs < 1000 || loginGraceMs > 600_000) throw new AirlockError('config', 'The gateway login grace time must be between 1 second and 10 minutes.');
   const exempt = (pick('gateway_penalty_exempt') ?? '').split(',').map((c) => c.trim()).filter(Boolean);
@@ -173,7 +184,9 @@ function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.P
   const rekeyIntervalMs = parseDuration(pick('gateway_rekey_interval') ?? '1h', 'rekey interval (AIRLOCK_GATEWAY_REKEY_INTERVAL)');
   if (rekeyIntervalMs < 1000) throw new AirlockError('config', 'The gateway rekey interval must be at least 1 second.');
   return {
-    authMethods: [...new Set(methods)] as GatewayConfig['authMethods'],
+    authMethods: firstFactors(authChains),
+    authChains,
+    browserPrompt,
     loginGraceMs,
     maxUnauthenticatedPerAddress: wholeNumber(pick('gateway_max_unauth_per_address') ?? '10', 'AIRLOCK_GATEWAY_MAX_UNAUTH_PER_ADDRESS', 1, 100_000),
     maxUnauthenticated: wholeNumber(pick('gateway_max_unauth') ?? '100', 'AIRLOCK_GATEWAY_MAX_UNAUTH', 1, 1_000_000),

@@ -111,6 +111,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       hostKey: loadOrCreateHostKey(config.dataDir), userCaKey: core.ca.userCaKey,
       store: core.store, audit: core.audit, clock: core.clock, inventory: core.inventory, keys: core.keyRegistry,
       otherListeners: () => httpListeners,
+      browserLogin: { logins: browserLogin.logins, ca: core.ca },
       logger,
     });
   } catch (err) {

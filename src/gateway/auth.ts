@@ -38,7 +38,8 @@ export interface PublicKeyAttempt {
 /** Who is connected, and on what grounds; re-checked at every channel open. */
 export interface GatewayIdentity {
   user: User;
-  method: 'certificate' | 'publickey';
+  /** The first factor; 'browser' for a browser login alone (browser-login.ts). */
+  method: 'certificate' | 'publickey' | 'browser';
   /** Certificate serial (certificate logins). */
   serial: bigint | null;
   keyId: string | null;
@@ -46,6 +47,10 @@ export interface GatewayIdentity {
   fingerprint: string;
   /** Epoch ms the certificate stops being valid; null for plain keys. */
   validBefore: number | null;
+  /** Epoch ms of a browser approval on this connection (browser alone, or key then browser). */
+  browserApprovedAt?: number | null;
+  /** How the user had signed in to the web page that approved it (password+totp, oidc). */
+  browserMethod?: string;
 }
 
 /** Stable reason codes of a refused login (audit `reason`). */

@@ -27,6 +27,8 @@ import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
 import { parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
 import { hookConnection, OPEN_FAILURE, type ConnectionHooks } from './ssh2-internals.ts';
+import { GatewayBrowserLogin, type BrowserAuthConnection, type CertificateIssuer, type KeyboardPrompter } from './browser-login.ts';
+import type { BrowserLogins } from '../identity/browser-login.ts';
 
 const { Server: SshServer } = ssh2;
 
@@ -57,6 +59,8 @@ export interface GatewayDeps {
   resolve?: Resolver;
   /** Operational log (not audit). */
   logger?: Logger;
+  /** Browser login (keyboard-interactive) and the `cert` command; absent = certificates and keys only. */
+  browserLogin?: { logins: BrowserLogins; ca?: CertificateIssuer } | undefined;
 }
 
 export interface GatewayStats {
@@ -104,6 +108,8 @@ interface Conn {
   rekeying: boolean;
   channels: number;
   sessions: number;
+  /** Browser-login state of this connection, created at its first keyboard-interactive or partial success. */
+  browser: BrowserAuthConnection | null;
 }
 
 const noop = (): void => {};
@@ -120,6 +126,7 @@ class GatewayServer implements Gateway {
   readonly #logger: Logger;
   readonly #cfg: GatewayConfig;
   readonly #auth: GatewayAuthenticator;
+  readonly #browser: GatewayBrowserLogin | null;
   readonly #limiter: PreAuthLimiter;
   readonly #ssh: InstanceType<typeof SshServer>;
   readonly #net: NetServer;
@@ -135,6 +142,10 @@ class GatewayServer implements Gateway {
     this.#logger = deps.logger ?? createLogger();
     this.#cfg = deps.config;
     this.#auth = new GatewayAuthenticator({ store: deps.store, clock: deps.clock, userCaKey: deps.userCaKey, keys: deps.keys, methods: deps.config.authMethods });
+    this.#browser = deps.browserLogin === undefined ? null : new GatewayBrowserLogin({
+      logins: deps.browserLogin.logins, ca: deps.browserLogin.ca, policy: deps.config.authChains, prompt: deps.config.browserPrompt,
+      store: deps.store, clock: deps.clock, audit: deps.audit,
+    });
     this.#limiter = new PreAuthLimiter({
       maxPerSource: deps.config.maxUnauthenticatedPerAddress,
       maxTotal: deps.config.maxUnauthenticated,
@@ -224,7 +235,7 @@ class GatewayServer implements Gateway {
     socket.setNoDelay(true);
     const conn: Conn = {
       socket, address, source: admission.source, client: null, hooks: null, identity: null, failures: 0, penalised: false,
-      graceTimer: null, rekeyTimer: null, rekeyAtBytes: 0, rekeying: false, channels: 0, sessions: 0,
+      graceTimer: null, rekeyTimer: null, rekeyAtBytes: 0, rekeying: false, channels: 0, sessions: 0, browser: null,
     };
     this.#open.add(conn);
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
@@ -308,11 +319,20 @@ class GatewayServer implements Gateway {
 
   // ---- authentication ----
 
+  /** The methods offered after a failure: the same for every user name (auth-chains.ts). */
+  get #advertised(): ('publickey' | 'keyboard-interactive')[] {
+    return this.#browser?.advertisedMethods ?? this.#auth.advertisedMethods;
+  }
+
   async #onAuth(conn: Conn, ctx: AuthContext): Promise<void> {
+    if (ctx.method === 'keyboard-interactive' && this.#advertised.includes('keyboard-interactive')) {
+      await this.#onBrowserAuth(conn, ctx);
+      return;
+    }
     if (ctx.method !== 'publickey') {
       // 'none' is how a client asks for the method list: not an attempt.
       if (ctx.method === 'none') {
-        ctx.reject(this.#auth.advertisedMethods);
+        ctx.reject(this.#advertised);
         return;
       }
       const method = String(ctx.method);
@@ -335,7 +355,7 @@ class GatewayServer implements Gateway {
     if (outcome.kind === 'pk_ok') {
       // Without a signature, accept() only answers PK_OK ("this key would do"): never a login.
       if (ctx.signature === undefined) ctx.accept();
-      else ctx.reject(this.#auth.advertisedMethods);
+      else ctx.reject(this.#advertised);
       return;
     }
     if (outcome.kind === 'reject') {
@@ -343,19 +363,98 @@ class GatewayServer implements Gateway {
       return;
     }
     if (ctx.signature === undefined) {
-      ctx.reject(this.#auth.advertisedMethods);
+      ctx.reject(this.#advertised);
       return;
+    }
+    if (this.#browser !== null) {
+      // The operator's chains: this factor alone may suffice, or only together with a browser login.
+      let verdict: Awaited<ReturnType<GatewayBrowserLogin['afterFirstFactor']>> = 'refuse';
+      try {
+        verdict = await this.#browser.afterFirstFactor(outcome.identity);
+      } catch (err) {
+        this.#log('error', 'authentication chain check failed; login refused', { error: (err as Error).message });
+      }
+      if (conn.socket.destroyed) return;
+      if (verdict === 'continue_with_browser') {
+        this.#browserConn(conn).partial = outcome.identity;
+        this.#audit({
+          type: 'gateway.auth', outcome: 'success', actor: outcome.identity.user.name, clientAddress: conn.address,
+          details: { method: outcome.identity.method, fingerprint: outcome.identity.fingerprint, partial: true, next: 'browser' },
+        });
+        ctx.reject(['keyboard-interactive'], true);
+        return;
+      }
+      if (verdict === 'refuse') {
+        const identity = outcome.identity;
+        await this.#failAttempt(conn, ctx, () => this.#d.audit.record({
+          type: 'gateway.auth', outcome: 'denied', actor: identity.user.name, clientAddress: conn.address,
+          details: { method: identity.method, reason: 'chain_not_allowed', message: `${identity.method} alone is not a login method for this account`, fingerprint: identity.fingerprint },
+        }));
+        return;
+      }
     }
     try {
       await auditAuth(this.#d.audit, outcome, { username: ctx.username, clientAddress: conn.address });
     } catch (err) {
       // A login that cannot be recorded does not happen (checklist 15).
       this.#log('error', 'audit failed; login refused', { error: (err as Error).message });
-      ctx.reject(this.#auth.advertisedMethods);
+      ctx.reject(this.#advertised);
       return;
     }
     if (conn.socket.destroyed) return;
     conn.identity = outcome.identity;
+    this.#stats.logins++;
+    ctx.accept();
+  }
+
+  /** The browser-login state of a connection, created on first use. */
+  #browserConn(conn: Conn): BrowserAuthConnection {
+    if (conn.browser === null) {
+      const closed = new AbortController();
+      conn.socket.once('close', () => closed.abort());
+      conn.browser = {
+        address: conn.address, ref: `${conn.address} port ${conn.socket.remotePort ?? 0}`, partial: null, refused: false, signal: closed.signal,
+        extendGrace: (ms) => {
+          // A browser sign-in takes longer than the login grace time: keep the connection for the link's lifetime.
+          if (conn.graceTimer === null || conn.identity !== null) return;
+          clearTimeout(conn.graceTimer);
+          conn.graceTimer = setTimeout(() => {
+            conn.graceTimer = null;
+            if (conn.identity === null) {
+              this.#penalise(conn, 'grace');
+              conn.socket.destroy();
+            }
+          }, ms);
+        },
+      };
+    }
+    return conn.browser;
+  }
+
+  /** keyboard-interactive: the browser login (browser-login.ts), alone or after a key. */
+  async #onBrowserAuth(conn: Conn, ctx: KeyboardPrompter & AuthContext): Promise<void> {
+    const outcome = await this.#browser!.keyboardInteractive(ctx, this.#browserConn(conn));
+    if (conn.socket.destroyed) return;
+    if (outcome.kind === 'reject') {
+      await this.#failAttempt(conn, ctx, () => this.#d.audit.record({
+        type: 'gateway.auth', outcome: outcome.reason === 'internal' ? 'failure' : 'denied', actor: ctx.username.slice(0, 256), clientAddress: conn.address,
+        details: { method: 'browser', reason: outcome.reason, message: outcome.message },
+      }));
+      return;
+    }
+    const id = outcome.identity;
+    try {
+      await this.#d.audit.record({
+        type: 'gateway.auth', outcome: 'success', actor: id.user.name, clientAddress: conn.address,
+        details: { method: id.method === 'browser' ? 'browser' : `${id.method}+browser`, approved_with: id.browserMethod ?? null, ...(id.fingerprint ? { fingerprint: id.fingerprint } : {}) },
+      });
+    } catch (err) {
+      this.#log('error', 'audit failed; login refused', { error: (err as Error).message });
+      ctx.reject(this.#advertised);
+      return;
+    }
+    if (conn.socket.destroyed) return;
+    conn.identity = id;
     this.#stats.logins++;
     ctx.accept();
   }
@@ -368,7 +467,7 @@ class GatewayServer implements Gateway {
       this.#log('error', 'audit of a refused login failed', { error: (err as Error).message });
     }
     if (conn.socket.destroyed) return;
-    ctx.reject(this.#auth.advertisedMethods);
+    ctx.reject(this.#advertised);
     if (conn.failures >= this.#cfg.maxAuthTries) {
       // OpenSSH MaxAuthTries: "Too many authentication failures".
       conn.client?.end();
@@ -570,7 +669,9 @@ class GatewayServer implements Gateway {
     let status = 0;
     let out = '';
     let err = '';
-    try {
+    // `cert` reads a public key from stdin and answers with a certificate (browser-login.ts; never throws).
+    if (cmd.kind === 'cert' && this.#browser !== null) ({ status, out, err } = await this.#browser.certCommand(id, ch, conn.address));
+    else try {
       const view: LobbyView = {
         userName: id.user.name, method: id.method, serial: id.serial, validBefore: id.validBefore,
         targets: cmd.kind === 'text' || cmd.kind === 'json' ? await this.#targets(conn) : [],
@@ -581,7 +682,9 @@ class GatewayServer implements Gateway {
       else if (cmd.kind === 'help') out = renderLobbyHelp(view);
       else {
         status = 2;
-        err = `Unknown command "${cmd.command}": this gateway runs no commands. To log in to a target use ssh -J; "hosts" lists your targets.\n`;
+        err = cmd.kind === 'cert'
+          ? 'Certificates are not issued at this gateway.\n'
+          : `Unknown command "${cmd.command}": this gateway runs no commands. To log in to a target use ssh -J; "hosts" lists your targets.\n`;
       }
     } catch (e) {
       status = 1;

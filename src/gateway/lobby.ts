@@ -8,7 +8,7 @@ import { formatDuration } from '../duration.ts';
 
 export interface LobbyView {
   userName: string;
-  method: 'certificate' | 'publickey';
+  method: 'certificate' | 'publickey' | 'browser';
   serial: bigint | null;
   /** Epoch ms, certificate logins only. */
   validBefore: number | null;
@@ -19,7 +19,7 @@ export interface LobbyView {
 }
 
 /** What an exec command asks the lobby for. */
-export type LobbyCommand = { kind: 'text' } | { kind: 'json' } | { kind: 'help' } | { kind: 'unknown'; command: string };
+export type LobbyCommand = { kind: 'text' } | { kind: 'json' } | { kind: 'help' } | { kind: 'cert' } | { kind: 'unknown'; command: string };
 
 /** Parses the command of `ssh USER@GATEWAY [COMMAND]`. */
 export function parseLobbyCommand(command: string | undefined): LobbyCommand {
@@ -31,6 +31,7 @@ export function parseLobbyCommand(command: string | undefined): LobbyCommand {
     if (rest.length === 1 && rest[0] === '--json') return { kind: 'json' };
   }
   if (first === '--json' && rest.length === 0) return { kind: 'json' };
+  if (first === 'cert' && rest.length === 0) return { kind: 'cert' };
   if ((first === 'help' || first === '--help' || first === '-h') && rest.length === 0) return { kind: 'help' };
   return { kind: 'unknown', command: words.join(' ').slice(0, 200) };
 }
@@ -107,6 +108,8 @@ export function renderLobbyText(v: LobbyView): string {
     who += ` with certificate ${v.serial ?? '?'}, valid until ${iso(v.validBefore)} (${formatDuration(Math.max(0, v.validBefore - v.now))} left)`;
   } else if (v.method === 'publickey') {
     who += ' with a registered key';
+  } else if (v.method === 'browser') {
+    who += ' through a browser login';
   }
   lines.push(`${who}.`, '');
   const ts = views(v);
@@ -158,6 +161,8 @@ export function renderLobbyHelp(v: LobbyView): string {
     `  ssh ${gatewayArgs(v)} hosts --json     the same, as JSON`,
     `  ssh -J ${jumpSpec(v)} LOGIN@TARGET     log in to a target`,
     `  ssh -N -L PORT:TARGET:PORT ${gatewayArgs(v)}   a tunnel to a service`,
+    `  ssh ${gatewayArgs(v)} cert < ~/.ssh/id_ed25519.pub > ~/.ssh/id_ed25519-cert.pub`,
+    '                                         a certificate for your key, after a browser login',
     '',
   ].join('\n');
 }
