@@ -27,6 +27,7 @@ import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
 import { parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
 import { hookConnection, OPEN_FAILURE, type ConnectionHooks } from './ssh2-internals.ts';
+import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
 import { GatewayBrowserLogin, type BrowserAuthConnection, type CertificateIssuer, type KeyboardPrompter } from './browser-login.ts';
 import type { BrowserLogins } from '../identity/browser-login.ts';
 
@@ -48,6 +49,8 @@ export interface GatewayDeps {
   /** The address users are told to connect to; a missing port means the listener's. */
   publicAddress?: { host: string; port: number | undefined } | undefined;
   hostKey: HostKey;
+  /** The host certificate (host-certificate.ts), offered next to the plain key. */
+  hostCertificate?: { readonly ssh2HostKey: Ssh2HostKeyProvider } | undefined;
   userCaKey: PublicKey;
   store: Store;
   audit: Auditor;
@@ -153,13 +156,15 @@ class GatewayServer implements Gateway {
       penaltyMaxMs: deps.config.penaltyMaxMs,
       exempt: deps.config.penaltyExempt.map((c) => parseCidr(c)),
     });
-    this.#ssh = new SshServer({
+    // ML-KEM key exchange, the host certificate and server-sig-algs need the patched ssh2.
+    installSsh2Extensions();
+    this.#ssh = new SshServer(extendServerConfig({
       hostKeys: [deps.hostKey.privateKeyText],
       algorithms: GATEWAY_ALGORITHMS,
       ident: GATEWAY_IDENT,
       keepaliveInterval: KEEPALIVE_INTERVAL_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
-    });
+    }, { hostKeyProviders: deps.hostCertificate ? [deps.hostCertificate.ssh2HostKey] : [], serverSigAlgs: SERVER_SIG_ALGS }));
     this.#ssh.on('connection', (client: Connection, info: { ip: string; port: number }) => this.#onSshConnection(client, info));
     this.#ssh.on('error', (err: Error) => this.#log('warn', 'ssh server error', { error: err.message }));
     // Our own TCP server, so that limits apply before ssh2 allocates anything for the connection.

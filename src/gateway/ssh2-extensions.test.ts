@@ -1,0 +1,217 @@
+/**
+ * The ssh2 patch is what we think it is (version and files), and what it adds works between ssh2's own
+ * client and server: ML-KEM key exchange (first and on rekey), a host certificate signing as ssh-ed25519,
+ * the plain key still offered, and server-sig-algs as configured. Real OpenSSH clients are in
+ * test/integration/ssh-engine-*.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import type { Connection, ClientChannel, KexAlgorithm, ServerHostKeyAlgorithm } from 'ssh2';
+import { signCertificate, type Certificate } from '../ssh/certificate.ts';
+import { formatPublicKey, publicKeyFromKeyObject } from '../ssh/keys.ts';
+import { ssh } from '../../test/harness/ssh-client.ts';
+import { formatOpenSshPrivateKey } from '../ssh/private-key.ts';
+import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, SSH2_PATCHED_VERSION, ssh2ExtensionProblem, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
+import { GATEWAY_ALGORITHMS } from './algorithms.ts';
+
+const require = createRequire(import.meta.url);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ssh2Dir = dirname(require.resolve('ssh2/package.json'));
+const patchFile = join(root, 'patches', `ssh2+${SSH2_PATCHED_VERSION}.patch`);
+
+test('the installed ssh2 is the version the patch is for', () => {
+  const pkg = JSON.parse(readFileSync(join(ssh2Dir, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(pkg.version, SSH2_PATCHED_VERSION, `ssh2 ${pkg.version} installed; carry patches/ssh2+${SSH2_PATCHED_VERSION}.patch over (docs/ssh2-extensions.md)`);
+  const declared = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies.ssh2;
+  // package.json must not let npm pick a newer ssh2 the patch was not written for.
+  assert.equal(declared, SSH2_PATCHED_VERSION, 'pin ssh2 exactly in package.json');
+});
+
+test('node_modules/ssh2 is exactly ssh2 1.17.0 plus patches/ssh2+1.17.0.patch (patch -R --dry-run)', () => {
+  const res = spawnSync('patch', ['-p1', '-R', '--dry-run', '-f', '-d', ssh2Dir], { input: readFileSync(patchFile), encoding: 'utf8' });
+  assert.equal(res.error, undefined, 'patch(1) must be installed (apt-get install patch)');
+  assert.equal(res.status, 0, `the patch does not reverse cleanly: the installed ssh2 differs from 1.17.0 + patch\n${res.stdout}${res.stderr}`);
+  assert.doesNotMatch(res.stdout, /fuzz|offset/i, 'the patch applies only with fuzz or offsets: regenerate it');
+  assert.equal(ssh2ExtensionProblem(), undefined);
+});
+
+interface Pair {
+  cert: Certificate;
+  provider: Ssh2HostKeyProvider;
+  plainKeyText: string;
+  plainBlob: Buffer;
+}
+
+function hostKeys(): Pair {
+  const host = generateKeyPairSync('ed25519');
+  const ca = generateKeyPairSync('ed25519');
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const publicKey = publicKeyFromKeyObject(host.privateKey);
+  const cert = signCertificate({ type: 'host', publicKey, serial: 7n, keyId: 'test', principals: ['127.0.0.1'], validAfter: now - 60n, validBefore: now + 3600n, criticalOptions: {}, extensions: {} }, ca.privateKey);
+  return {
+    cert,
+    plainKeyText: formatOpenSshPrivateKey(host.privateKey, 'test'),
+    plainBlob: publicKey.blob,
+    provider: { type: 'ssh-ed25519-cert-v01@openssh.com', signatureAlgo: 'ssh-ed25519', getPublicSSH: () => cert.blob, sign: (d: Buffer) => sign(null, d, host.privateKey) },
+  };
+}
+
+interface TestServer {
+  port: number;
+  kex: string[];
+  conn: Promise<Connection>;
+  close(): Promise<void>;
+}
+
+/** An ssh2 server with the extensions: the host certificate and the plain key, an echoing exec. */
+async function startTestServer(keys: Pair): Promise<TestServer> {
+  installSsh2Extensions();
+  const kex: string[] = [];
+  let gotConn: (c: Connection) => void = () => {};
+  const conn = new Promise<Connection>((r) => (gotConn = r));
+  const server = new ssh2.Server(
+    extendServerConfig({ hostKeys: [keys.plainKeyText], algorithms: GATEWAY_ALGORITHMS, ident: 'Airlock' }, { hostKeyProviders: [keys.provider], serverSigAlgs: SERVER_SIG_ALGS }),
+    (c) => {
+      gotConn(c);
+      c.on('error', () => {});
+      c.on('handshake', (n: { kex: string }) => kex.push(n.kex));
+      c.on('authentication', (ctx) => (ctx.method === 'none' ? ctx.accept() : ctx.reject()));
+      c.on('session', (accept) => {
+        const session = accept();
+        session.on('exec', (ok) => {
+          const ch = ok();
+          // Echo the client's bytes back, then end: enough traffic to cross a rekey.
+          ch.on('data', (d: Buffer) => ch.write(d));
+          ch.on('end', () => {
+            ch.exit(0);
+            ch.end();
+          });
+        });
+      });
+    },
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    kex,
+    conn,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+interface Session {
+  hostKey: Buffer;
+  serverSigAlgs: string[] | undefined;
+  client: InstanceType<typeof ssh2.Client>;
+}
+
+/** ssh2's client, offering `clientKex`; records the host key and server-sig-algs it receives. */
+async function connect(port: number, clientKex: string[]): Promise<Session> {
+  const client = new ssh2.Client();
+  client.on('error', () => {});
+  let hostKey: Buffer | undefined;
+  let serverSigAlgs: string[] | undefined;
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+    client.connect({
+      host: '127.0.0.1', port, username: 'u',
+      // ssh2's typings list only the names it ships; the patched registry adds mlkem768x25519-sha256.
+      algorithms: { kex: clientKex as KexAlgorithm[], serverHostKey: ['ssh-ed25519'] as ServerHostKeyAlgorithm[] },
+      hostVerifier: (key: Buffer) => {
+        hostKey = key;
+        return true;
+      },
+    });
+    // Test-only peek at the client's EXT_INFO handler (ssh2 keeps server-sig-algs to itself).
+    const proto = (client as unknown as { _protocol: { _handlers: Record<string, (p: unknown, exts: { name: string; algs: string[] }[]) => void> } })._protocol;
+    const original = proto._handlers.EXT_INFO!;
+    proto._handlers.EXT_INFO = (p, exts) => {
+      serverSigAlgs = exts.find((e) => e.name === 'server-sig-algs')?.algs;
+      original(p, exts);
+    };
+  });
+  return { hostKey: hostKey!, serverSigAlgs, client };
+}
+
+function echo(client: InstanceType<typeof ssh2.Client>, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    client.exec('echo', (err, ch: ClientChannel) => {
+      if (err) return reject(err);
+      const chunks: Buffer[] = [];
+      ch.on('data', (d: Buffer) => chunks.push(d));
+      ch.on('close', () => resolve(Buffer.concat(chunks)));
+      ch.end(bytes);
+    });
+  });
+}
+
+// ssh2's client cannot verify host certificates (it expects the signature under the certificate's
+// name), so here it is offered only the plain key; OpenSSH checks the certificate below.
+test('ML-KEM key exchange, server-sig-algs as configured, then a rekey with ML-KEM during traffic', async () => {
+  const keys = hostKeys();
+  const srv = await startTestServer(keys);
+  let s: Session | undefined;
+  try {
+    s = await connect(srv.port, ['mlkem768x25519-sha256', 'curve25519-sha256']);
+    assert.deepEqual(srv.kex, ['mlkem768x25519-sha256']);
+    assert.deepEqual(s.hostKey, keys.plainBlob);
+    assert.deepEqual(s.serverSigAlgs, [...SERVER_SIG_ALGS]);
+    const conn = await srv.conn;
+    const data = Buffer.alloc(4 * 1024 * 1024, 0x5a);
+    const rekeyed = new Promise<void>((r) => conn.once('rekey', () => r()));
+    const echoed = echo(s.client, data);
+    conn.rekey();
+    await rekeyed;
+    assert.deepEqual(await echoed, data);
+    assert.deepEqual(srv.kex, ['mlkem768x25519-sha256', 'mlkem768x25519-sha256']);
+  } finally {
+    s?.client.end();
+    await srv.close();
+  }
+});
+
+test('a client without ML-KEM gets curve25519', async () => {
+  const srv = await startTestServer(hostKeys());
+  let s: Session | undefined;
+  try {
+    s = await connect(srv.port, ['curve25519-sha256']);
+    assert.deepEqual(srv.kex, ['curve25519-sha256']);
+  } finally {
+    s?.client.end();
+    await srv.close();
+  }
+});
+
+test('OpenSSH verifies the host certificate: K_S is the certificate, the signature is ssh-ed25519', async () => {
+  const keys = hostKeys();
+  const srv = await startTestServer(keys);
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-ssh2ext-'));
+  try {
+    const knownHosts = join(dir, 'known_hosts');
+    writeFileSync(knownHosts, `@cert-authority * ${formatPublicKey(keys.cert.signatureKey)}\n`);
+    // StrictHostKeyChecking=yes and no plain key line: only a verified certificate lets it through.
+    const r = await ssh(['-v', '-p', String(srv.port), 'u@127.0.0.1', 'true'], { knownHosts });
+    assert.match(r.stderr, /kex: host key algorithm: ssh-ed25519-cert-v01@openssh.com/);
+    assert.match(r.stderr, /matches the ED25519-CERT host certificate/);
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the gateway offers ML-KEM first and keeps curve25519 as fallback', () => {
+  const kex = GATEWAY_ALGORITHMS.kex as string[];
+  assert.equal(kex[0], 'mlkem768x25519-sha256');
+  assert.ok(kex.includes('curve25519-sha256') && kex.includes('curve25519-sha256@libssh.org'));
+});
