@@ -27,9 +27,9 @@ import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
 import { parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
 import { hookConnection, OPEN_FAILURE, type ConnectionHooks } from './ssh2-internals.ts';
-import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
 import { GatewayBrowserLogin, type BrowserAuthConnection, type CertificateIssuer, type KeyboardPrompter } from './browser-login.ts';
 import type { BrowserLogins } from '../identity/browser-login.ts';
+import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
 
 const { Server: SshServer } = ssh2;
 
@@ -487,13 +487,15 @@ class GatewayServer implements Gateway {
     this.#releaseSlot(conn);
     const socket = conn.socket;
     conn.rekeyAtBytes = socket.bytesRead + socket.bytesWritten + this.#cfg.rekeyBytes;
-    // Rekey by volume: checked when data arrives; the client's window adjustments arrive at least every
-    // window's worth of data we send, so both directions are covered.
-    socket.on('data', () => {
-      if (!conn.rekeying && socket.bytesRead + socket.bytesWritten >= conn.rekeyAtBytes) this.#rekey(conn);
-    });
+    // Rekey by volume: checked when data arrives from the client, and from each target (what we are
+    // about to send), so both directions are covered without a timer or any per-packet allocation.
+    socket.on('data', () => this.#rekeyIfDue(conn));
     conn.rekeyTimer = setTimeout(() => this.#rekey(conn), this.#cfg.rekeyIntervalMs);
     conn.rekeyTimer.unref();
+  }
+
+  #rekeyIfDue(conn: Conn): void {
+    if (!conn.rekeying && conn.socket.bytesRead + conn.socket.bytesWritten >= conn.rekeyAtBytes) this.#rekey(conn);
   }
 
   #rekey(conn: Conn): void {
@@ -607,6 +609,7 @@ class GatewayServer implements Gateway {
     // Backpressure both ways: pipe() pauses the faster side when the slower one's buffer is full.
     channel.pipe(socket);
     socket.pipe(channel);
+    socket.on('data', () => this.#rekeyIfDue(conn));
     socket.once('close', () => {
       // A reset target never sends 'end', so pipe() would not end the channel.
       channel.end();
