@@ -18,6 +18,7 @@ import { apiRequest } from './api-client.ts';
 import { clearSession, ensurePrivateDir, keyPaths, loadSession, saveSession } from './client-state.ts';
 import { prompt, readFirstLineOfStdin } from './prompt.ts';
 import { outJson, say } from './output.ts';
+import { refreshSshConfigAfterLogin } from './config-command.ts';
 
 interface LoginResponse { token: string; token_expires_at: string; user: { name: string } }
 interface CertificateResponse { serial: string; certificate: string; valid_before: string; valid_after: string; principals: string[] }
@@ -42,13 +43,14 @@ export function registerLoginCommands(program: Command): void {
     .option('--otp <code>', 'the one-time code from your authenticator app (or a recovery code)')
     .option('--key-name <name>', 'write ~/.ssh/NAME-key and NAME-key-cert.pub', 'airlock')
     .option('--agent', 'add the key and certificate to ssh-agent until the certificate expires')
+    .option('--no-ssh-config', 'do not run airlock config afterwards')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 Examples:
   airlock login --server https://airlock.example.org --user alice
   airlock login --server https://airlock.example.org --user alice --agent
   pass show airlock | airlock login --server https://airlock.example.org --user alice --password-stdin --otp 123456`)
-    .action(async (opts: { server: string; user: string; passwordStdin?: boolean; otp?: string; keyName: string; agent?: boolean; json?: boolean }) => {
+    .action(async (opts: { server: string; user: string; passwordStdin?: boolean; otp?: string; keyName: string; agent?: boolean; sshConfig: boolean; json?: boolean }) => {
       if (!/^https?:\/\//.test(opts.server)) throw new AirlockError('bad_request', `--server must be an http(s) URL, not "${opts.server}".`);
       if (!/^[A-Za-z0-9._-]{1,32}$/.test(opts.keyName)) throw new AirlockError('bad_request', '--key-name may hold letters, digits, dot, dash and underscore only.');
       const server = opts.server.replace(/\/+$/, '');
@@ -79,6 +81,7 @@ Examples:
       } else {
         say(`To use it with ssh-agent: ssh-add -t ${Math.max(1, Math.floor(remainingMs / 1000))} ${paths.key}`);
       }
+      if (opts.sshConfig) await refreshSshConfigAfterLogin();
       if (opts.json) {
         outJson({ user: session.user.name, key_path: paths.key, certificate_path: paths.cert, serial: cert.serial, valid_before: cert.valid_before, agent: opts.agent ? !agentProblem : false });
       }

@@ -10,6 +10,11 @@ import { registerStatusCommand } from './status-command.ts';
 import { registerCertsCommands } from './certs-command.ts';
 import { registerKeysCommands } from './keys-command.ts';
 import { registerInventoryAdminCommands } from './inventory-commands.ts';
+import { registerConfigCommand } from './config-command.ts';
+import { registerHostsCommands } from './hosts-command.ts';
+import { registerTunnelCommand } from './tunnel-command.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
+import { registerPuttyCommand } from './putty-command.ts';
 import { exitCodeFor, reportFailure } from './output.ts';
 
 /** Builds the command tree (exported for tests of help text). */
@@ -26,6 +31,11 @@ export function buildProgram(): Command {
   registerStatusCommand(program);
   registerCertsCommands(program);
   registerKeysCommands(program);
+  registerConfigCommand(program);
+  registerHostsCommands(program);
+  registerTunnelCommand(program);
+  registerDoctorCommand(program);
+  registerPuttyCommand(program);
   registerInventoryAdminCommands(registerAdminCommands(program));
   return program;
 }
