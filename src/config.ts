@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { AirlockError } from './errors.ts';
 import { parseDuration } from './duration.ts';
 import { parseCidr } from './ssh/cidr.ts';
+import { parseHostNames } from './gateway/host-certificate.ts';
 import { firstFactors, parseChainOverrides, parseChains, type AuthChainPolicy } from './gateway/auth-chains.ts';
 import { OIDC_FILE_KEYS, parseOidcSettings, type OidcSettings } from './identity/oidc-settings.ts';
 
@@ -31,6 +32,8 @@ export interface Config {
   issuer: string;
   /** The SSH address users are told to connect to (lobby, gateway-info); unset = the listen address. A missing port means the listener's. */
   sshPublic: { host: string; port: number | undefined } | undefined;
+  /** Names clients use for the gateway, certified in its host certificate (`AIRLOCK_SSH_HOST_NAMES`); unset = the public SSH host, else the listen host. */
+  sshHostNames: string[] | undefined;
   gateway: GatewayConfig;
   /** OIDC federation (`AIRLOCK_OIDC_*`); null when not configured. */
   oidc: OidcSettings | null;
@@ -78,7 +81,7 @@ export interface GatewayConfig {
 /** The keys accepted in a config file, in env-variable form without the `AIRLOCK_` prefix, lower case. */
 const FILE_KEYS = [
   'data_dir', 'ssh_listen', 'http_listen', 'public_url', 'database_url', 'cert_ttl', 'cert_daily_limit',
-  'host_cert_ttl', 'session_ttl', 'issuer', 'ssh_public', 'gateway_auth', 'gateway_login_grace',
+  'host_cert_ttl', 'session_ttl', 'issuer', 'ssh_public', 'ssh_host_names', 'gateway_auth', 'gateway_login_grace',
   'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
   'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
   'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt',
@@ -246,6 +249,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     caPassphrase: env.AIRLOCK_CA_PASSPHRASE || undefined,
     issuer: pick('issuer') ?? 'Airlock',
     sshPublic: pick('ssh_public') === undefined ? undefined : parseSshPublic(pick('ssh_public')!),
+    sshHostNames: pick('ssh_host_names') === undefined ? undefined : parseHostNames(pick('ssh_host_names')!),
     gateway: gatewayConfig(pick, env),
     oidc: parseOidcSettings(pick, env),
     browserLoginTtlMs: boundedDuration(pick('browser_login_ttl') ?? '5m', 'browser login lifetime (AIRLOCK_BROWSER_LOGIN_TTL)', 30_000, 30 * 60_000),

@@ -25,6 +25,7 @@ import { ApiTokens } from './inventory/api-tokens.ts';
 import { createLogger, stderrSink } from './log.ts';
 import { startGateway, type Gateway } from './gateway/gateway.ts';
 import { formatEndpoint, loadOrCreateHostKey } from './gateway/host-key.ts';
+import { defaultHostNames, GatewayHostCertificate } from './gateway/host-certificate.ts';
 
 export interface Core {
   config: Config;
@@ -105,16 +106,24 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     baseUrl: () => config.publicUrl ?? listening.url ?? `http://${hostForUrl(config.httpListen.host)}:${config.httpListen.port}`,
   });
   let gateway: Gateway;
+  let hostCertificate: GatewayHostCertificate | undefined;
   try {
+    const hostKey = loadOrCreateHostKey(config.dataDir);
+    // Certified by the host CA, so that one @cert-authority line trusts the gateway and the nodes.
+    hostCertificate = await GatewayHostCertificate.start({
+      hostKey, principals: config.sshHostNames ?? defaultHostNames(config.sshListen.host, config.sshPublic?.host),
+      ca: core.ca, clock: core.clock, logger,
+    });
     gateway = await startGateway({
       config: config.gateway, listen: config.sshListen, publicAddress: config.sshPublic,
-      hostKey: loadOrCreateHostKey(config.dataDir), userCaKey: core.ca.userCaKey,
+      hostKey, hostCertificate, userCaKey: core.ca.userCaKey,
       store: core.store, audit: core.audit, clock: core.clock, inventory: core.inventory, keys: core.keyRegistry,
       otherListeners: () => httpListeners,
       browserLogin: { logins: browserLogin.logins, ca: core.ca },
       logger,
     });
   } catch (err) {
+    hostCertificate?.stop();
     await core.close();
     throw err;
   }
@@ -132,6 +141,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     addr = await listen(http);
   } catch (err) {
     await gateway.close();
+    hostCertificate.stop();
     await core.close();
     throw err;
   }
@@ -149,6 +159,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     browserLogin,
     async close() {
       await gateway.close();
+      hostCertificate.stop();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         // Bearer-token clients keep connections alive; do not let them hold shutdown hostage.
