@@ -7,11 +7,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { run, type RunResult } from '../harness/processes.ts';
+import { run } from '../harness/processes.ts';
+import { sshWithLink } from '../harness/ssh-browser-login.ts';
 import type { TestSshd } from '../harness/sshd.ts';
 import { sshF, startTargetSshd, startTestGateway, writeKeyPair, writeSshConfig, type TestGateway, type UserKey } from '../harness/gateway.ts';
 import { startOidcProvider, type TestOidcProvider } from '../harness/oidc-provider.ts';
@@ -65,38 +65,6 @@ after(async () => {
   await idp?.stop();
 });
 
-/** Runs ssh, calling `onLink` once with the approval link and code read from its stderr. */
-function sshWithLink(args: string[], onLink: (url: string, code: string) => Promise<void>, input?: string): Promise<RunResult & { linkSeen: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ssh', ['-F', cfg, ...args], { env: { ...process.env, SSH_AUTH_SOCK: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let linkSeen = false;
-    let failure: unknown;
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const url = /(http:\/\/\S+\/login\/b\/[A-Za-z0-9_-]{43})/.exec(stderr)?.[1];
-      const code = /code ([A-Z2-9]{4}-[A-Z2-9]{4})/.exec(stderr)?.[1];
-      if (url && code && !linkSeen) {
-        linkSeen = true;
-        onLink(url, code).catch((err: unknown) => {
-          failure = err;
-          child.kill('SIGTERM');
-        });
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (failure) reject(failure instanceof Error ? failure : new Error(String(failure)));
-      else resolve({ code, stdout, stderr, linkSeen });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
-
 /** Opens the link in a fresh browser, signs in at the provider as `login`, checks the code and approves. */
 async function approveWithIdp(url: string, code: string, login: string): Promise<void> {
   const context = await chrome.context();
@@ -117,7 +85,7 @@ async function approveWithIdp(url: string, code: string, login: string): Promise
 }
 
 test('ssh -J prints the link; Chromium signs in at the OIDC provider and approves; the session reaches the target', { skip }, async () => {
-  const r = await sshWithLink(['vm1', 'echo reached-$(id -un)'], (url, code) => approveWithIdp(url, code, 'alice-at-idp'));
+  const r = await sshWithLink(cfg, ['vm1', 'echo reached-$(id -un)'], (url, code) => approveWithIdp(url, code, 'alice-at-idp'));
   assert.ok(r.linkSeen, r.stderr);
   assert.equal(r.code, 0, r.stderr + node.logs());
   assert.match(r.stdout, /reached-root/);
