@@ -19,6 +19,7 @@ import { clearSession, ensurePrivateDir, keyPaths, loadSession, saveSession } fr
 import { prompt, readFirstLineOfStdin } from './prompt.ts';
 import { outJson, say } from './output.ts';
 import { refreshSshConfigAfterLogin } from './config-command.ts';
+import { browserLogin } from './browser-login-flow.ts';
 
 interface LoginResponse { token: string; token_expires_at: string; user: { name: string } }
 interface CertificateResponse { serial: string; certificate: string; valid_before: string; valid_after: string; principals: string[] }
@@ -39,6 +40,7 @@ export function registerLoginCommands(program: Command): void {
     .description('Sign in with password and one-time code; get a fresh SSH key and a short-lived certificate')
     .requiredOption('--server <url>', 'Airlock server URL, e.g. https://airlock.example.org')
     .requiredOption('--user <name>', 'your Airlock user name')
+    .option('--browser', 'sign in and approve in a browser instead (prints a link and a code; no password prompt here)')
     .option('--password-stdin', 'read the password from the first line of standard input')
     .option('--otp <code>', 'the one-time code from your authenticator app (or a recovery code)')
     .option('--key-name <name>', 'write ~/.ssh/NAME-key and NAME-key-cert.pub', 'airlock')
@@ -49,14 +51,21 @@ export function registerLoginCommands(program: Command): void {
 Examples:
   airlock login --server https://airlock.example.org --user alice
   airlock login --server https://airlock.example.org --user alice --agent
+  airlock login --server https://airlock.example.org --user alice --browser
   pass show airlock | airlock login --server https://airlock.example.org --user alice --password-stdin --otp 123456`)
-    .action(async (opts: { server: string; user: string; passwordStdin?: boolean; otp?: string; keyName: string; agent?: boolean; sshConfig: boolean; json?: boolean }) => {
+    .action(async (opts: { server: string; user: string; browser?: boolean; passwordStdin?: boolean; otp?: string; keyName: string; agent?: boolean; sshConfig: boolean; json?: boolean }) => {
       if (!/^https?:\/\//.test(opts.server)) throw new AirlockError('bad_request', `--server must be an http(s) URL, not "${opts.server}".`);
       if (!/^[A-Za-z0-9._-]{1,32}$/.test(opts.keyName)) throw new AirlockError('bad_request', '--key-name may hold letters, digits, dot, dash and underscore only.');
       const server = opts.server.replace(/\/+$/, '');
-      const password = opts.passwordStdin ? await readFirstLineOfStdin('password') : await prompt(`Password for ${opts.user}: `, { hidden: true, flag: '--password-stdin' });
-      const otp = opts.otp ?? (await prompt('One-time code: ', { flag: '--otp CODE' })).trim();
-      const session = await apiRequest<LoginResponse>({ server }, 'POST', '/api/v1/login', { user: opts.user, password, otp });
+      let session: LoginResponse;
+      if (opts.browser) {
+        if (opts.passwordStdin || opts.otp) throw new AirlockError('bad_request', '--browser signs in in the browser; leave out --password-stdin and --otp.');
+        session = await browserLogin(server, opts.user, say);
+      } else {
+        const password = opts.passwordStdin ? await readFirstLineOfStdin('password') : await prompt(`Password for ${opts.user}: `, { hidden: true, flag: '--password-stdin' });
+        const otp = opts.otp ?? (await prompt('One-time code: ', { flag: '--otp CODE' })).trim();
+        session = await apiRequest<LoginResponse>({ server }, 'POST', '/api/v1/login', { user: opts.user, password, otp });
+      }
 
       // Generate the key here: only its public half is sent to the server.
       const { privateKey } = generateKeyPairSync('ed25519');
