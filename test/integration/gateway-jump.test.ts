@@ -4,7 +4,7 @@
  * ControlMaster carrying several sessions over one gateway connection, revocation while connected,
  * agent and remote forwarding refused, and the published trust material.
  */
-import { test, before, after } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,132 +57,134 @@ function auditEvent(type: string, pred: (e: AuditEvent) => boolean): Promise<Aud
   return waitFor(`audit ${type}`, async () => (await gw.audit(type)).find(pred), 10_000);
 }
 
-test('ssh -J logs in to the target by name and by address, and the channel is audited with bytes and duration', async () => {
-  const byName = await sshF(cfg, ['vm1', 'echo logged-in-as-$(id -un)']);
-  assert.equal(byName.code, 0, byName.stderr + node.logs());
-  assert.match(byName.stdout, /logged-in-as-root/);
-  const byAddress = await sshF(cfg, ['vm1-by-address', 'echo again-$(id -un)']);
-  assert.equal(byAddress.code, 0, byAddress.stderr);
-  assert.match(byAddress.stdout, /again-root/);
-  const e = await auditEvent('gateway.channel', (x) => x.details.channel === 'direct-tcpip' && x.details.host === '127.0.0.1' && x.outcome === 'success');
-  assert.equal(e.actor, 'alice');
-  assert.equal(e.clientAddress, '127.0.0.1');
-  assert.equal(e.details.target, 'vm1');
-  assert.equal(e.details.port, node.port);
-  assert.ok((e.details.bytes_in as number) > 1000 && (e.details.bytes_out as number) > 1000, JSON.stringify(e.details));
-  assert.equal(typeof e.details.duration_ms, 'number');
-  const byNameEvent = await auditEvent('gateway.channel', (x) => x.details.host === 'vm1' && x.outcome === 'success');
-  assert.equal(byNameEvent.details.address, '127.0.0.1');
-});
-
-test('ssh -L reaches an HTTP service on a target and curl fetches through it', async () => {
-  const local = await freePort();
-  const tunnel = startProcess('ssh', ['-F', cfg, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${local}:vm1:${web.port}`, 'gw'], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
-  try {
-    const body = await waitFor('the tunnel', async () => {
-      const r = await run('curl', ['-s', '--max-time', '5', `http://127.0.0.1:${local}/lab?token=${SERVICE_TOKEN}`]);
-      return r.code === 0 && r.stdout ? r.stdout : undefined;
-    }, 15_000, 100);
-    assert.equal(body, `hello from the service /lab?token=${SERVICE_TOKEN}`);
-  } finally {
-    await stopProcess(tunnel.child);
-  }
-  const e = await auditEvent('gateway.channel', (x) => x.details.port === web.port && x.outcome === 'success');
-  assert.equal(e.details.target, 'vm1');
-});
-
-test('the lobby: who you are, your targets, the exact commands; hosts --json; unknown commands exit 2', async () => {
-  const text = await sshF(cfg, ['gw']);
-  assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /signed in as alice with certificate \d+, valid until \d{4}-\d\d-\d\dT[\d:]+Z \(23h59m\d*s? left\)/);
-  assert.ok(text.stdout.includes(`ssh -J alice@127.0.0.1:${gw.port} -p ${node.port} root@vm1`), text.stdout);
-  assert.ok(text.stdout.includes(`ssh -N -L ${web.port}:vm1:${web.port} -p ${gw.port} alice@127.0.0.1`), text.stdout);
-  assert.ok(text.stdout.includes(`http://127.0.0.1:${web.port}/lab?token=${SERVICE_TOKEN}`));
-  assert.doesNotMatch(text.stdout, /vm2/, 'another project\'s target is not listed');
-
-  const json = await sshF(cfg, ['gw', 'hosts', '--json']);
-  assert.equal(json.code, 0, json.stderr);
-  const j = JSON.parse(json.stdout) as { user: string; targets: { name: string; ssh_command: string; services: { url: string }[] }[] };
-  assert.equal(j.user, 'alice');
-  assert.deepEqual(j.targets.map((t) => t.name), ['vm1']);
-  assert.equal(j.targets[0]!.services[0]!.url, `http://127.0.0.1:${web.port}/lab?token=${SERVICE_TOKEN}`);
-
-  // The command printed in the lobby works as printed (with this test's ssh config for keys and known hosts).
-  const printed = j.targets[0]!.ssh_command.split(' ');
-  assert.deepEqual(printed.slice(0, 2), ['ssh', '-J']);
-  const viaPrinted = await sshF(cfg, [...printed.slice(1), 'echo printed-ok']);
-  assert.equal(viaPrinted.code, 0, viaPrinted.stderr);
-  assert.match(viaPrinted.stdout, /printed-ok/);
-
-  const unknown = await sshF(cfg, ['gw', 'rm', '-rf', '/']);
-  assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /Unknown command "rm -rf \/"/);
-
-  const pty = await sshF(cfg, ['-tt', 'gw']);
-  assert.equal(pty.code, 0, pty.stderr);
-  assert.match(pty.stdout, /Your targets \(1\):\r\n/);
-});
-
-test('agent forwarding: refused and audited at the gateway; SSH_AUTH_SOCK stays unset on the target', async () => {
-  const sock = join(gw.dir, 'agent.sock');
-  const agent = startProcess('ssh-agent', ['-D', '-a', sock]);
-  try {
-    await waitFor('ssh-agent', async () => ((await run('ssh-add', ['-l'], { env: { ...process.env, SSH_AUTH_SOCK: sock } })).code === 1 ? true : undefined));
-    const add = await run('ssh-add', [alice.key], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
-    assert.equal(add.code, 0, add.stderr);
-    const env = { SSH_AUTH_SOCK: sock };
-    const target = await sshF(cfg, ['-A', '-o', 'ForwardAgent=yes', 'vm1', 'echo "sock=[$SSH_AUTH_SOCK]"'], { env });
-    assert.equal(target.code, 0, target.stderr);
-    assert.match(target.stdout, /sock=\[\]/);
-    const lobby = await sshF(cfg, ['-A', 'gw'], { env });
-    assert.equal(lobby.code, 0, lobby.stderr);
-    const e = await auditEvent('gateway.refused', (x) => x.details.request === 'auth-agent-req@openssh.com');
+// Independent of each other (each looks for its own audit records), so they run side by side.
+describe('through the gateway', { concurrency: true }, () => {
+  test('ssh -J logs in to the target by name and by address, and the channel is audited with bytes and duration', async () => {
+    const byName = await sshF(cfg, ['vm1', 'echo logged-in-as-$(id -un)']);
+    assert.equal(byName.code, 0, byName.stderr + node.logs());
+    assert.match(byName.stdout, /logged-in-as-root/);
+    const byAddress = await sshF(cfg, ['vm1-by-address', 'echo again-$(id -un)']);
+    assert.equal(byAddress.code, 0, byAddress.stderr);
+    assert.match(byAddress.stdout, /again-root/);
+    const e = await auditEvent('gateway.channel', (x) => x.details.channel === 'direct-tcpip' && x.details.host === '127.0.0.1' && x.outcome === 'success');
     assert.equal(e.actor, 'alice');
-    assert.equal(e.outcome, 'denied');
-  } finally {
-    await stopProcess(agent.child);
-  }
-});
+    assert.equal(e.clientAddress, '127.0.0.1');
+    assert.equal(e.details.target, 'vm1');
+    assert.equal(e.details.port, node.port);
+    assert.ok((e.details.bytes_in as number) > 1000 && (e.details.bytes_out as number) > 1000, JSON.stringify(e.details));
+    assert.equal(typeof e.details.duration_ms, 'number');
+    const byNameEvent = await auditEvent('gateway.channel', (x) => x.details.host === 'vm1' && x.outcome === 'success');
+    assert.equal(byNameEvent.details.address, '127.0.0.1');
+  });
 
-test('remote forwarding (-R) is refused and audited', async () => {
-  const r = await sshF(cfg, ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:22', 'gw']);
-  assert.equal(r.code, 255);
-  assert.match(r.stderr, /remote port forwarding failed/i);
-  const e = await auditEvent('gateway.refused', (x) => x.details.request === 'tcpip-forward');
-  assert.equal(e.actor, 'alice');
-});
+  test('ssh -L reaches an HTTP service on a target and curl fetches through it', async () => {
+    const local = await freePort();
+    const tunnel = startProcess('ssh', ['-F', cfg, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${local}:vm1:${web.port}`, 'gw'], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
+    try {
+      const body = await waitFor('the tunnel', async () => {
+        const r = await run('curl', ['-s', '--max-time', '5', `http://127.0.0.1:${local}/lab?token=${SERVICE_TOKEN}`]);
+        return r.code === 0 && r.stdout ? r.stdout : undefined;
+      }, 15_000, 100);
+      assert.equal(body, `hello from the service /lab?token=${SERVICE_TOKEN}`);
+    } finally {
+      await stopProcess(tunnel.child);
+    }
+    const e = await auditEvent('gateway.channel', (x) => x.details.port === web.port && x.outcome === 'success');
+    assert.equal(e.details.target, 'vm1');
+  });
 
-test('ControlMaster carries a second session over one gateway connection; a certificate revoked meanwhile opens nothing new', async () => {
-  const cm = writeSshConfig(join(gw.dir, 'ssh_config_cm'), gw.knownHosts, [
-    { alias: 'gw', hostName: gw.host, port: gw.port, user: 'carol', key: carol, extra: ['ControlMaster auto', `ControlPath ${join(gw.dir, 'cm-%C')}`, 'ControlPersist 30'] },
-    { alias: 'vm1', hostName: 'vm1', port: node.port, user: 'root', key: carol, proxyJump: 'gw' },
-  ]);
-  const logins = async () => (await gw.audit('gateway.auth')).filter((e) => e.actor === 'carol' && e.outcome === 'success').length;
-  try {
-    const first = await sshF(cm, ['vm1', 'echo first']);
-    assert.equal(first.code, 0, first.stderr);
-    const second = await sshF(cm, ['vm1', 'echo second']);
-    assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /second/);
-    assert.equal(await logins(), 1, 'one gateway connection carried both');
-    assert.equal(gw.server.gateway.stats().authenticated, 1);
+  test('the lobby: who you are, your targets, the exact commands; hosts --json; unknown commands exit 2', async () => {
+    const text = await sshF(cfg, ['gw']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /signed in as alice with certificate \d+, valid until \d{4}-\d\d-\d\dT[\d:]+Z \(23h59m\d*s? left\)/);
+    assert.ok(text.stdout.includes(`ssh -J alice@127.0.0.1:${gw.port} -p ${node.port} root@vm1`), text.stdout);
+    assert.ok(text.stdout.includes(`ssh -N -L ${web.port}:vm1:${web.port} -p ${gw.port} alice@127.0.0.1`), text.stdout);
+    assert.ok(text.stdout.includes(`http://127.0.0.1:${web.port}/lab?token=${SERVICE_TOKEN}`));
+    assert.doesNotMatch(text.stdout, /vm2/, 'another project\'s target is not listed');
 
-    const revoke = await airlock(['admin', '--data-dir', gw.dataDir, 'certs', 'revoke', carol.serial.toString()]);
-    assert.equal(revoke.code, 0, revoke.stderr);
-    const third = await sshF(cm, ['vm1', 'echo third']);
-    assert.notEqual(third.code, 0);
-    assert.doesNotMatch(third.stdout, /third/);
-    // The mux client reports "Session open refused by peer" (it does not relay the reason); the audit has it.
-    assert.match(third.stderr, /refused/);
-    const e = await auditEvent('gateway.channel', (x) => x.actor === 'carol' && x.outcome === 'denied');
-    assert.equal(e.details.reason, 'revoked');
-    // The lobby (a new session channel) is refused too.
-    const lobby = await sshF(cm, ['gw']);
-    assert.notEqual(lobby.code, 0);
-    assert.equal(await logins(), 1);
-  } finally {
-    await sshF(cm, ['-O', 'exit', 'gw']);
-  }
+    const json = await sshF(cfg, ['gw', 'hosts', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const j = JSON.parse(json.stdout) as { user: string; targets: { name: string; ssh_command: string; services: { url: string }[] }[] };
+    assert.equal(j.user, 'alice');
+    assert.deepEqual(j.targets.map((t) => t.name), ['vm1']);
+    assert.equal(j.targets[0]!.services[0]!.url, `http://127.0.0.1:${web.port}/lab?token=${SERVICE_TOKEN}`);
+
+    // The command printed in the lobby works as printed (with this test's ssh config for keys and known hosts).
+    const printed = j.targets[0]!.ssh_command.split(' ');
+    assert.deepEqual(printed.slice(0, 2), ['ssh', '-J']);
+    const viaPrinted = await sshF(cfg, [...printed.slice(1), 'echo printed-ok']);
+    assert.equal(viaPrinted.code, 0, viaPrinted.stderr);
+    assert.match(viaPrinted.stdout, /printed-ok/);
+
+    const unknown = await sshF(cfg, ['gw', 'rm', '-rf', '/']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown command "rm -rf \/"/);
+
+    const pty = await sshF(cfg, ['-tt', 'gw']);
+    assert.equal(pty.code, 0, pty.stderr);
+    assert.match(pty.stdout, /Your targets \(1\):\r\n/);
+  });
+
+  test('agent forwarding: refused and audited at the gateway; SSH_AUTH_SOCK stays unset on the target', async () => {
+    const sock = join(gw.dir, 'agent.sock');
+    const agent = startProcess('ssh-agent', ['-D', '-a', sock]);
+    try {
+      await waitFor('ssh-agent', async () => ((await run('ssh-add', ['-l'], { env: { ...process.env, SSH_AUTH_SOCK: sock } })).code === 1 ? true : undefined));
+      const add = await run('ssh-add', [alice.key], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+      assert.equal(add.code, 0, add.stderr);
+      const env = { SSH_AUTH_SOCK: sock };
+      const target = await sshF(cfg, ['-A', '-o', 'ForwardAgent=yes', 'vm1', 'echo "sock=[$SSH_AUTH_SOCK]"'], { env });
+      assert.equal(target.code, 0, target.stderr);
+      assert.match(target.stdout, /sock=\[\]/);
+      const lobby = await sshF(cfg, ['-A', 'gw'], { env });
+      assert.equal(lobby.code, 0, lobby.stderr);
+      const e = await auditEvent('gateway.refused', (x) => x.details.request === 'auth-agent-req@openssh.com');
+      assert.equal(e.actor, 'alice');
+      assert.equal(e.outcome, 'denied');
+    } finally {
+      await stopProcess(agent.child);
+    }
+  });
+
+  test('remote forwarding (-R) is refused and audited', async () => {
+    const r = await sshF(cfg, ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:22', 'gw']);
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /remote port forwarding failed/i);
+    const e = await auditEvent('gateway.refused', (x) => x.details.request === 'tcpip-forward');
+    assert.equal(e.actor, 'alice');
+  });
+
+  test('ControlMaster carries a second session over one gateway connection; a certificate revoked meanwhile opens nothing new', async () => {
+    const cm = writeSshConfig(join(gw.dir, 'ssh_config_cm'), gw.knownHosts, [
+      { alias: 'gw', hostName: gw.host, port: gw.port, user: 'carol', key: carol, extra: ['ControlMaster auto', `ControlPath ${join(gw.dir, 'cm-%C')}`, 'ControlPersist 30'] },
+      { alias: 'vm1', hostName: 'vm1', port: node.port, user: 'root', key: carol, proxyJump: 'gw' },
+    ]);
+    const logins = async () => (await gw.audit('gateway.auth')).filter((e) => e.actor === 'carol' && e.outcome === 'success').length;
+    try {
+      const first = await sshF(cm, ['vm1', 'echo first']);
+      assert.equal(first.code, 0, first.stderr);
+      const second = await sshF(cm, ['vm1', 'echo second']);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /second/);
+      assert.equal(await logins(), 1, 'one gateway connection carried both');
+
+      const revoke = await airlock(['admin', '--data-dir', gw.dataDir, 'certs', 'revoke', carol.serial.toString()]);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      const third = await sshF(cm, ['vm1', 'echo third']);
+      assert.notEqual(third.code, 0);
+      assert.doesNotMatch(third.stdout, /third/);
+      // The mux client reports "Session open refused by peer" (it does not relay the reason); the audit has it.
+      assert.match(third.stderr, /refused/);
+      const e = await auditEvent('gateway.channel', (x) => x.actor === 'carol' && x.outcome === 'denied');
+      assert.equal(e.details.reason, 'revoked');
+      // The lobby (a new session channel) is refused too.
+      const lobby = await sshF(cm, ['gw']);
+      assert.notEqual(lobby.code, 0);
+      assert.equal(await logins(), 1);
+    } finally {
+      await sshF(cm, ['-O', 'exit', 'gw']);
+    }
+  });
 });
 
 test('trust material: GET /api/v1/gateway and airlock admin gateway-info agree with ssh-keygen; admin audit shows gateway events', async () => {

@@ -40,6 +40,9 @@ async function setup(env: NodeJS.ProcessEnv): Promise<Setup> {
   const cfg = writeSshConfig(join(gw.dir, 'ssh_config'), gw.knownHosts, [
     { alias: 'gw', hostName: gw.host, port: gw.port, user: 'alice', key: user, extra: ['ControlMaster auto', `ControlPath ${join(gw.dir, 'cm-%C')}`, 'ControlPersist 60'] },
   ]);
+  // Start the shared (multiplexed) connection before the concurrent attempts.
+  const warm = await sshF(cfg, ['gw', 'hosts']);
+  if (warm.code !== 0) throw new Error(`cannot log in to the gateway: ${warm.stderr}`);
   return { gw, cfg, user };
 }
 
@@ -58,6 +61,14 @@ after(async () => {
 });
 
 const HTTP_GET = 'GET /through-the-gateway HTTP/1.0\r\n\r\n';
+
+/** Runs `fn` over `items`, four at a time (the attempts share one multiplexed gateway connection). */
+async function eachConcurrently<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+  }));
+}
 
 /** `ssh -W host:port gw`, with an HTTP request as input. */
 function forward(s: Setup, host: string, port: number) {
@@ -85,33 +96,31 @@ const LOOPBACK_FORMS = ['127.0.0.1', '2130706433', '0x7f000001', '0X7F000001', '
 const LINK_LOCAL_FORMS = ['169.254.169.254', '2852039166', '0xa9fea9fe', '::ffff:169.254.169.254', '169.254.0.1', 'fe80::1', 'fe80::1%lo', 'FE80::1%eth0', 'fd00:ec2::254', '64:ff9b::169.254.169.254', '224.0.0.1', '255.255.255.255'];
 
 test('without the switch (production), every spelling of loopback is refused — even the registered target', async () => {
-  for (const host of [...LOOPBACK_FORMS, 'vm1']) {
+  await eachConcurrently([...LOOPBACK_FORMS, 'vm1'], async (host) => {
     const r = await forward(prod, host, web.port);
     assert.notEqual(r.code, 0, `${host} was forwarded: ${r.stdout}`);
     assert.doesNotMatch(r.stdout, /hello from the service/, host);
     assert.equal(await refusal(prod, host, web.port), 'forbidden_address', host);
-  }
+  });
 });
 
 test('link-local, cloud metadata, multicast and broadcast are refused with or without the switch', async () => {
-  for (const s of [prod, demo]) {
-    for (const host of [...LINK_LOCAL_FORMS, 'metadata', 'linklocal']) {
-      const port = host === 'linklocal' ? 22 : 80;
-      const r = await forward(s, host, port);
-      assert.notEqual(r.code, 0, host);
-      assert.equal(await refusal(s, host, port), 'forbidden_address', host);
-    }
-  }
+  const cases = [prod, demo].flatMap((s) => [...LINK_LOCAL_FORMS, 'metadata', 'linklocal'].map((host) => ({ s, host, port: host === 'linklocal' ? 22 : 80 })));
+  await eachConcurrently(cases, async ({ s, host, port }) => {
+    const r = await forward(s, host, port);
+    assert.notEqual(r.code, 0, host);
+    assert.equal(await refusal(s, host, port), 'forbidden_address', host);
+  });
 });
 
 test("the gateway's own listeners are refused, by address and as a registered target", async () => {
   const httpPort = Number(new URL(demo.gw.server.httpUrl).port);
-  for (const [host, port] of [['127.0.0.1', demo.gw.port], ['self', demo.gw.port], ['self', httpPort], ['2130706433', demo.gw.port]] as const) {
+  await eachConcurrently([['127.0.0.1', demo.gw.port], ['self', demo.gw.port], ['self', httpPort], ['2130706433', demo.gw.port]] as const, async ([host, port]) => {
     const r = await forward(demo, host, port);
     assert.notEqual(r.code, 0, `${host}:${port}`);
     assert.doesNotMatch(r.stdout, /SSH-2\.0-Airlock|HTTP\/1\.1/, `${host}:${port} reached the gateway itself`);
     assert.equal(await refusal(demo, host, port), 'own_listener', `${host}:${port}`);
-  }
+  });
 });
 
 test("another project's target, a port the target does not offer, a client outside its CIDRs: refused", async () => {
@@ -123,11 +132,11 @@ test("another project's target, a port the target does not offer, a client outsi
     ['restricted', web.port, 'client_address_not_allowed'],
     ['not a host', 22, 'invalid_host'],
   ];
-  for (const [host, port, reason] of cases) {
+  await eachConcurrently(cases, async ([host, port, reason]) => {
     const r = await forward(demo, host, port);
     assert.notEqual(r.code, 0, host);
     assert.equal(await refusal(demo, host, port), reason, host);
-  }
+  });
 });
 
 test('the client sees why (non-multiplexed: "administratively prohibited: <reason>")', async () => {
