@@ -7,12 +7,13 @@
 import { spawnSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatDuration } from '../duration.ts';
 import { parseCertificate, type Certificate } from '../ssh/certificate.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { parsePublicKey, publicKeyFromKeyObject } from '../ssh/keys.ts';
 import { parseOpenSshPrivateKey } from '../ssh/private-key.ts';
-import { keyPaths, type ClientSession } from './client-state.ts';
+import type { ClientSession } from './client-state.ts';
 import { isPortFree } from './local-ports.ts';
 import { fetchCaKeys, fetchGatewayInfo, fetchTargets, preferredLocalPort, type GatewayInfo, type TargetInfo } from './platform-info.ts';
 import { GATEWAY_ALIAS, hostBlocks, knownHostsHost, sshConfigPaths } from './ssh-config.ts';
@@ -119,7 +120,7 @@ function agentState(ctx: DoctorContext): Promise<AgentState> {
 /** ssh-agent reachable (the CSCS FAQ: "Could not open a connection to your authentication agent"). */
 export async function checkAgent(ctx: DoctorContext): Promise<Finding[]> {
   const a = await agentState(ctx);
-  const start = 'eval "$(ssh-agent)"   (then: ssh-add -t 1d ' + (ctx.session?.key_path ?? keyPaths(ctx.keyName).key) + ')';
+  const start = 'eval "$(ssh-agent)"   (then: ssh-add -t 1d ' + (ctx.session?.key_path ?? join(ctx.home, '.ssh', `${ctx.keyName}-key`)) + ')';
   switch (a.kind) {
     case 'unset':
       return [finding('agent', 'warn', 'ssh-agent is not running (SSH_AUTH_SOCK is not set).',
@@ -162,9 +163,8 @@ export async function checkSession(ctx: DoctorContext): Promise<Finding[]> {
 
 /** The certificate: present, readable, belongs to the key, issued by this server's CA, valid now. */
 export async function checkCertificate(ctx: DoctorContext): Promise<Finding[]> {
-  const paths = keyPaths(ctx.keyName);
-  const keyPath = ctx.session?.key_path ?? paths.key;
-  const certPath = ctx.session?.certificate_path ?? paths.cert;
+  const keyPath = ctx.session?.key_path ?? join(ctx.home, '.ssh', `${ctx.keyName}-key`);
+  const certPath = ctx.session?.certificate_path ?? `${keyPath}-cert.pub`;
   const denied = 'The gateway then refuses you: ssh ends with "Permission denied (publickey)".';
   if (!existsSync(keyPath)) return [finding('certificate', 'fail', `There is no key at ${keyPath}.`, denied, loginCommand(ctx))];
   if ((statSync(keyPath).mode & 0o077) !== 0) {
