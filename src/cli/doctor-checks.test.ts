@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signCertificate } from '../ssh/certificate.ts';
-import { formatPublicKey, publicKeyFromKeyObject } from '../ssh/keys.ts';
+import { publicKeyFromKeyObject } from '../ssh/keys.ts';
 import { formatOpenSshPrivateKey } from '../ssh/private-key.ts';
 import type { ClientSession } from './client-state.ts';
 import { checkCertificate, checkInclude, checkLocalPorts, checkSshClient, clockSkewMs, presentedHostKey, runChecks, type DoctorContext, type Finding } from './doctor-checks.ts';
@@ -58,7 +58,7 @@ test('certificate: missing, expired, not yet valid, expiring soon, for another k
     writeKeyAndCert(home, now + 10 * 60_000, now + 24 * HOUR);
     f = await checkCertificate(ctx(home));
     assert.match(f[0]!.what, /is not valid before/);
-    assert.match(f[0]!.fix!, /timedatectl set-ntp true/);
+    assert.match(f[0]!.fix, /timedatectl set-ntp true/);
 
     writeKeyAndCert(home, now - HOUR, now + 20 * 60_000);
     f = await checkCertificate(ctx(home));
@@ -77,7 +77,7 @@ test('certificate: missing, expired, not yet valid, expiring soon, for another k
     chmodSync(join(home, '.ssh', 'airlock-key'), 0o644);
     f = await checkCertificate(ctx(home));
     assert.match(f[0]!.what, /can be read by other users/);
-    assert.match(f[0]!.fix!, /^chmod 600 /);
+    assert.match(f[0]!.fix, /^chmod 600 /);
   });
 });
 
@@ -99,7 +99,7 @@ test('include: generated file missing, Include missing, shadowed by Host or an o
     f = await checkInclude(ctx(home));
     assert.equal(f[0]!.status, 'fail');
     assert.match(f[0]!.what, /shadowed: line 1 of .* \("Host \*"\) comes before it \(line 3\)/);
-    assert.match(f[0]!.fix!, /moves the Include line to the top/);
+    assert.match(f[0]!.fix, /moves the Include line to the top/);
 
     writeFileSync(user, `User bob\n${includeLine(owned)}\n`);
     f = await checkInclude(ctx(home));
