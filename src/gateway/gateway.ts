@@ -583,12 +583,13 @@ class GatewayServer implements Gateway {
       return;
     }
     const socket = result.socket;
-    if (conn.socket.destroyed) {
+    // ssh2's accept() returns nothing once the connection is gone or the request was answered.
+    const channel = conn.socket.destroyed ? undefined : (accept() as ServerChannel | undefined);
+    if (channel === undefined) {
       release();
       socket.destroy();
       return;
     }
-    const channel = accept();
     this.#stats.channels++;
     const openedAt = this.#d.clock.now();
     let closedParts = 0;
@@ -636,8 +637,11 @@ class GatewayServer implements Gateway {
       this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'session', reason: check.reason } });
       return;
     }
-    if (conn.socket.destroyed) return;
-    const session = accept();
+    const session = conn.socket.destroyed ? undefined : (accept() as Session | undefined);
+    if (session === undefined) {
+      conn.sessions--;
+      return;
+    }
     let pty = false;
     let started = false;
     session.once('close', () => conn.sessions--);
