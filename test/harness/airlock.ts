@@ -2,7 +2,7 @@
  * Runs the real `airlock` executable for black-box tests: `airlock serve` as a child process on port 0
  * with its own data directory, and one-shot CLI commands with their own HOME.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, startProcess, stopProcess, waitFor, type RunResult } from './processes.ts';
@@ -32,6 +32,7 @@ export interface RunningAirlock {
 export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningAirlock> {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, AIRLOCK_HTTP_LISTEN: '127.0.0.1:0', AIRLOCK_SSH_LISTEN: '127.0.0.1:0', ...env };
   const endpointsFile = join(dataDir, 'endpoints.json');
+  rmSync(endpointsFile, { force: true }); // a restart must not read the previous run's ports
   const proc = startProcess(process.execPath, [AIRLOCK_BIN, 'serve', '--data-dir', dataDir], { env: fullEnv });
   let exited = false;
   proc.child.once('exit', () => (exited = true));

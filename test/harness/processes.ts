@@ -28,6 +28,8 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A child that exits without reading its input (e.g. refuses at once) must not fail the test with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
