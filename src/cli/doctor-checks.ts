@@ -310,7 +310,10 @@ const presented = (ctx: DoctorContext, g: GatewayInfo) => once(ctx, 'presented',
 export async function checkGatewayReachable(ctx: DoctorContext): Promise<Finding[]> {
   if (!ctx.session) return [];
   const g = await gatewayInfo(ctx);
-  if (!g.ok) return [finding('gateway-reachable', 'fail', `The server does not say where its gateway is (${g.error}).`, 'Without it, no ssh config can be written.', 'Ask your operator; airlock config shows the same error.')];
+  if (!g.ok) {
+    if (!(await serverProbe(ctx)).ok) return [finding('gateway-reachable', 'skip', 'The server could not be reached, so the gateway\'s address is unknown.')];
+    return [finding('gateway-reachable', 'fail', `The server does not say where its gateway is (${g.error}).`, 'Without it, no ssh config can be written.', 'Ask your operator; airlock config shows the same error.')];
+  }
   const p = await presented(ctx, g.value);
   if (p.ok) return [finding('gateway-reachable', 'ok', `The gateway at ${g.value.host} port ${g.value.port} answers.`)];
   const why = 'ssh cannot reach any target: they are all behind the gateway.';
@@ -483,6 +486,7 @@ export async function checkLocalPorts(ctx: DoctorContext): Promise<Finding[]> {
             `airlock tunnel ${s.target.name} ${s.name}   (picks a free port). ${whoUses(s.port)}`));
         }
       }
+      if (services.length > 0 && !out.some((f) => f.status === 'warn')) out.push(finding('local-ports', 'ok', 'The usual local ports of your services are free.'));
     }
   }
   return out;

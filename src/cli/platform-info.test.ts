@@ -30,3 +30,30 @@ test('planTunnel: a service by name or by port; unknown names say what exists', 
   assert.throws(() => planTunnel([vm1], 'vm1', 'tensorboard'), /no service named "tensorboard"; its services: jupyter \(8888\), redis \(6379\)/);
   assert.throws(() => planTunnel([vm1], 'vm1', '70000'), /not a port number/);
 });
+
+test('a hostile server: a gateway host, fingerprint or key that could inject config lines is refused', async () => {
+  const { createServer } = await import('node:http');
+  const { fetchGatewayInfo } = await import('./platform-info.ts');
+  const good = { ssh: 'gw.example.org:2222', host: 'gw.example.org', port: 2222, host_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ45mEw6t+5yl2hePPhibeF4O5crnKjoVg8Z2fOo4T28', fingerprint: `SHA256:${'A'.repeat(43)}`, randomart: 'x' };
+  let body: Record<string, unknown> = good;
+  const server = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    assert.equal((await fetchGatewayInfo(url)).host, 'gw.example.org');
+    for (const bad of [
+      { host: 'gw.example.org\n    ProxyCommand touch /tmp/x' },
+      { port: 70000 },
+      { fingerprint: 'SHA256:abc\nProxyMethod=5' },
+      { host_key: 'ssh-ed25519 AAAA\nHost *' },
+    ]) {
+      body = { ...good, ...bad };
+      await assert.rejects(fetchGatewayInfo(url), /unexpected gateway/, JSON.stringify(bad));
+    }
+  } finally {
+    server.close();
+  }
+});

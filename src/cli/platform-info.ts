@@ -6,6 +6,8 @@
 import { AirlockError } from '../errors.ts';
 import { apiRequest } from './api-client.ts';
 import type { ClientSession } from './client-state.ts';
+import { parsePublicKey } from '../ssh/keys.ts';
+import { isSafeHost } from './ssh-config.ts';
 
 export interface GatewayInfo {
   host: string;
@@ -46,6 +48,13 @@ export async function fetchGatewayInfo(server: string): Promise<GatewayInfo> {
   const g = await apiRequest<Record<string, unknown>>({ server, timeoutMs: 15_000 }, 'GET', '/api/v1/gateway');
   if (g.host === null || g.port === null) throw new AirlockError('unavailable', 'The Airlock server does not publish a gateway address; ask your operator to set AIRLOCK_SSH_PUBLIC.');
   if (!str(g.host) || !int(g.port) || !str(g.host_key) || !str(g.fingerprint)) throw bad('gateway description');
+  // These values end up in ssh and PuTTY configuration files: anything odd is refused, never escaped.
+  if (!isSafeHost(g.host) || g.port < 1 || g.port > 65535 || !/^SHA256:[A-Za-z0-9+/]{43}$/.test(g.fingerprint)) throw bad('gateway address or fingerprint');
+  try {
+    parsePublicKey(g.host_key);
+  } catch {
+    throw bad('gateway host key');
+  }
   return { host: g.host, port: g.port, hostKey: g.host_key, fingerprint: g.fingerprint, randomart: str(g.randomart) ? g.randomart : null };
 }
 
@@ -53,6 +62,12 @@ export async function fetchGatewayInfo(server: string): Promise<GatewayInfo> {
 export async function fetchCaKeys(server: string): Promise<{ userCa: string; hostCa: string }> {
   const c = await apiRequest<Record<string, unknown>>({ server, timeoutMs: 15_000 }, 'GET', '/api/v1/ca');
   if (!str(c.user_ca) || !str(c.host_ca)) throw bad('CA description');
+  try {
+    parsePublicKey(c.user_ca);
+    parsePublicKey(c.host_ca);
+  } catch {
+    throw bad('CA key');
+  }
   return { userCa: c.user_ca, hostCa: c.host_ca };
 }
 

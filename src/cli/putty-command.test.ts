@@ -54,3 +54,9 @@ test('WSL paths become Windows paths in the registry file', () => {
   const reg = puttyRegFile(puttySessions({ ...input, files: { ...input.files, ppk: '/mnt/d/keys/k.ppk' } }));
   assert.match(reg, /"PublicKeyFile"="D:\\\\keys\\\\k\.ppk"/);
 });
+
+test('a value with a newline (a smuggled setting) is refused, never written', () => {
+  const bad = { ...input, gateway: { ...input.gateway, fingerprint: 'SHA256:x\nProxyMethod=5' } };
+  assert.throws(() => puttyRegFile(puttySessions(bad)), /control character/);
+  assert.throws(() => puttyUnixFile(puttySessions(bad).sessions[0]!), /control character/);
+});

@@ -94,6 +94,18 @@ export function puttySessions(g: PuttyGuideInput): { sessions: PuttySettings[]; 
   return { sessions, hostCa };
 }
 
+/**
+ * Refuses settings that could smuggle a line into PuTTY's files: a newline in a value would add a
+ * setting of its own (a local proxy command, say). Values come from the server and the command line.
+ */
+function checkSettings(p: PuttySettings): void {
+  for (const [k, v] of [['name', p.name], ...Object.entries(p.values)] as [string, string | number][]) {
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+    if (typeof v === 'string' && /[\x00-\x1f\x7f]/.test(v)) throw new AirlockError('config', `The PuTTY setting ${k} would contain a control character; refusing to write it.`);
+  }
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.name)) throw new AirlockError('config', `${JSON.stringify(p.name)} cannot be a PuTTY session name here.`);
+}
+
 /** A path as Windows sees it: WSL's `/mnt/c/Users/…` becomes `C:\Users\…`; others are kept. */
 export function windowsPath(path: string): string {
   const m = /^\/mnt\/([a-z])(\/.*)?$/.exec(path);
@@ -112,6 +124,8 @@ export function puttyRegFile(s: { sessions: PuttySettings[]; hostCa: PuttySettin
     '',
   ];
   const lines = ['Windows Registry Editor Version 5.00', ''];
+  s.sessions.forEach(checkSettings);
+  if (s.hostCa) checkSettings(s.hostCa);
   for (const p of s.sessions) lines.push(...section('Sessions', p));
   if (s.hostCa) lines.push(...section('SshHostCAs', s.hostCa));
   return lines.join('\r\n');
@@ -119,6 +133,7 @@ export function puttyRegFile(s: { sessions: PuttySettings[]; hostCa: PuttySettin
 
 /** Settings as a Unix PuTTY file (`~/.putty/sessions/NAME`, `~/.putty/sshhostcas/NAME`). */
 export function puttyUnixFile(p: PuttySettings): string {
+  checkSettings(p);
   return Object.entries(p.values).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
 }
 
@@ -220,6 +235,7 @@ export async function writePuttyFiles(session: ClientSession, dir: string, unixH
   }
   const cert = parseCertificate(certText);
   const privateKey = parseOpenSshPrivateKey(keyText);
+  if (!/^[a-z_][a-z0-9_.-]{0,31}$/.test(session.user)) throw new AirlockError('config', 'The user name in your session cannot be written into PuTTY settings; run airlock login again.');
   const base = basename(session.key_path);
   const files: PuttyFiles = {
     dir,

@@ -16,7 +16,7 @@ import { ensureSshConfigured } from './config-command.ts';
 import { chooseLocalPort, TUNNEL_BIND } from './local-ports.ts';
 import { outJson, out, say } from './output.ts';
 import { fetchTargets, preferredLocalPort, serviceUrl, type ServiceInfo, type TargetInfo } from './platform-info.ts';
-import { GATEWAY_ALIAS } from './ssh-config.ts';
+import { GATEWAY_ALIAS, targetProblem } from './ssh-config.ts';
 import { classifySshLine, explainFatal, explainOpenFailure, type SshEvent, type TunnelWhat } from './ssh-messages.ts';
 import { sshConfigArgs } from './system-ssh.ts';
 
@@ -43,6 +43,9 @@ export function planTunnel(targets: readonly TargetInfo[], targetName: string, w
     const names = targets.map((t) => t.name);
     throw new AirlockError('not_found', `You have no target named ${JSON.stringify(targetName)}${names.length ? `; yours: ${names.join(', ')}` : ''}. airlock hosts lists them.`);
   }
+  // The name goes into ssh's -L argument: one that is not a plain host alias is refused.
+  const problem = targetProblem(target);
+  if (problem !== undefined) throw new AirlockError('unavailable', `The target ${JSON.stringify(target.name.slice(0, 64))} cannot be used: ${problem}.`);
   if (/^\d+$/.test(what)) {
     const port = Number(what);
     if (port < 1 || port > 65535) throw new AirlockError('bad_request', `${what} is not a port number (1 to 65535).`);
