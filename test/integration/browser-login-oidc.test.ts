@@ -51,7 +51,8 @@ before(async () => {
       extra: ['PubkeyAuthentication no', 'PreferredAuthentications keyboard-interactive', 'BatchMode no', 'LogLevel INFO',
         'ControlMaster auto', `ControlPath ${join(gw.dir, 'cm-%C')}`, 'ControlPersist 120'],
     },
-    { alias: 'vm1', hostName: 'vm1', port: node.port, user: 'root', key: alice, proxyJump: 'gw' },
+    // ConnectTimeout covers the target's banner, which arrives only after the browser approval at the jump.
+    { alias: 'vm1', hostName: 'vm1', port: node.port, user: 'root', key: alice, proxyJump: 'gw', extra: ['ConnectTimeout 180'] },
   ]);
   chrome = await launchChromium();
 });

@@ -50,7 +50,8 @@ before(async () => {
   const browserOnly = ['PubkeyAuthentication no', 'PreferredAuthentications keyboard-interactive', 'BatchMode no', 'LogLevel INFO'];
   cfg = writeSshConfig(join(gw.dir, 'ssh_config'), gw.knownHosts, [
     { alias: 'gw', hostName: gw.host, port: gw.port, user: 'alice', extra: browserOnly },
-    { alias: 'vm1', hostName: 'vm1', port: node.port, user: 'root', key: alice, proxyJump: 'gw' },
+    // ConnectTimeout covers the target's banner, which arrives only after the browser approval at the jump.
+    { alias: 'vm1', hostName: 'vm1', port: node.port, user: 'root', key: alice, proxyJump: 'gw', extra: ['ConnectTimeout 180'] },
     // dave: his registered key (no certificate) first, then the browser.
     { alias: 'gw-dave', hostName: gw.host, port: gw.port, user: 'dave', extra: [`IdentityFile ${dave.key}`, 'CertificateFile none', 'IdentitiesOnly yes', 'PreferredAuthentications publickey,keyboard-interactive', 'BatchMode no', 'LogLevel VERBOSE'] },
     { alias: 'gw-dave-cert', hostName: gw.host, port: gw.port, user: 'dave', key: dave, extra: ['PreferredAuthentications publickey'] },
