@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -20,6 +21,7 @@ import { signCertificate, type Certificate } from '../ssh/certificate.ts';
 import { formatPublicKey, publicKeyFromKeyObject } from '../ssh/keys.ts';
 import { ssh } from '../../test/harness/ssh-client.ts';
 import { formatOpenSshPrivateKey } from '../ssh/private-key.ts';
+import { SshWriter } from '../ssh/wire.ts';
 import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, SSH2_PATCHED_VERSION, ssh2ExtensionProblem, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
 import { GATEWAY_ALGORITHMS } from './algorithms.ts';
 
@@ -207,6 +209,76 @@ test('OpenSSH verifies the host certificate: K_S is the certificate, the signatu
   } finally {
     await srv.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** An unencrypted binary packet (RFC 4253 §6). */
+function packet(payload: Buffer): Buffer {
+  let pad = 8 - ((5 + payload.length) % 8);
+  if (pad < 4) pad += 8;
+  const out = Buffer.alloc(5 + payload.length + pad);
+  out.writeUInt32BE(1 + payload.length + pad, 0);
+  out[4] = pad;
+  payload.copy(out, 5);
+  return out;
+}
+
+/** A raw client that sends a KEXINIT for ML-KEM and then `clientPublic`; returns the server's packet types and the DISCONNECT reason. */
+async function rawMlkemInit(port: number, clientPublic: Buffer): Promise<{ types: number[]; reason: number | undefined }> {
+  const w = new SshWriter().raw(Buffer.from([20])).raw(randomBytes(16));
+  for (const list of [['mlkem768x25519-sha256'], ['ssh-ed25519'], ['aes128-ctr'], ['aes128-ctr'], ['hmac-sha2-256-etm@openssh.com'], ['hmac-sha2-256-etm@openssh.com'], ['none'], ['none'], [], []]) w.string(list.join(','));
+  const kexinit = w.raw(Buffer.from([0])).uint32(0).toBuffer();
+  const init = new SshWriter().raw(Buffer.from([30])).string(clientPublic).toBuffer();
+  const socket = tcpConnect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  const types: number[] = [];
+  let reason: number | undefined;
+  let buf = Buffer.alloc(0);
+  let identSeen = false;
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    if (!identSeen) {
+      const nl = buf.indexOf('\r\n');
+      if (nl < 0) return;
+      identSeen = true;
+      buf = buf.subarray(nl + 2);
+    }
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const len = buf.readUInt32BE(0);
+      const payload = buf.subarray(5, 4 + len - buf[4]!);
+      types.push(payload[0]!);
+      if (payload[0] === 1) reason = payload.readUInt32BE(1);
+      buf = buf.subarray(4 + len);
+    }
+  });
+  socket.write(Buffer.concat([Buffer.from('SSH-2.0-Probe\r\n'), packet(kexinit), packet(init)]));
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve();
+    }, 5000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return { types, reason };
+}
+
+test('a malformed ML-KEM client value ends the key exchange with KEY_EXCHANGE_FAILED; the server goes on', async () => {
+  const srv = await startTestServer(hostKeys());
+  try {
+    const x = generateKeyPairSync('x25519').publicKey.export({ format: 'raw-public' });
+    for (const bad of [Buffer.concat([Buffer.alloc(1184, 0xff), x]), Buffer.alloc(100, 1)]) {
+      const r = await rawMlkemInit(srv.port, bad);
+      // The server's KEXINIT, then DISCONNECT with SSH_DISCONNECT_KEY_EXCHANGE_FAILED (3); no reply.
+      assert.deepEqual(r.types, [20, 1]);
+      assert.equal(r.reason, 3);
+    }
+    const s = await connect(srv.port, ['mlkem768x25519-sha256']);
+    s.client.end();
+  } finally {
+    await srv.close();
   }
 });
 
