@@ -66,7 +66,7 @@ export function applyPatches({ dryRun = false, log = console.log } = {}) {
     }
     const check = patchCmd(['--dry-run', '-N'], full, pkgDir);
     if (check.status !== 0) {
-      problems.push(`${file} does not apply to node_modules/${target.name}; reinstall it (npm ci) or update the patch:\n${check.stdout}${check.stderr}`);
+      problems.push(`${file} does not apply: node_modules/${target.name} is neither ${target.name} ${target.version} as published nor with the patch applied (edited by hand?); reinstall it (npm ci) or update the patch:\n${check.stdout}${check.stderr}`);
       continue;
     }
     if (dryRun) {
