@@ -5,12 +5,12 @@
  * only the host CA's @cert-authority line and StrictHostKeyChecking yes, both reach a target through the
  * gateway without a prompt (gateway and target both present Airlock host certificates); a certificate
  * for another name or from another CA is refused; the plain host key still works for clients without
- * the CA line; server-sig-algs is the gateway's own list.
+ * the CA line; server-sig-algs is the gateway's own list; OpenSSH 10 rekeys the hop with ML-KEM.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { airlock, ROOT } from '../harness/airlock.ts';
 import { run, type RunResult } from '../harness/processes.ts';
@@ -129,3 +129,22 @@ for (const [label, bin, skip] of [['OpenSSH 10', SSH10, ssh10Missing], ['OpenSSH
     assert.deepEqual(sigAlgs[1]!.split(','), [...SERVER_SIG_ALGS]);
   });
 }
+
+test('OpenSSH 10 rekeys the gateway hop with mlkem768x25519-sha256 during a transfer; the data arrive intact', { skip: ssh10Missing }, async () => {
+  const hopLog = join(gw.dir, 'ssh10-rekey-hop.log');
+  const kh = join(gw.dir, 'known_hosts.ssh10-rekey');
+  writeFileSync(kh, caLine + '\n');
+  const cfgPath = join(gw.dir, 'ssh_config.ssh10-rekey');
+  writeSshConfig(cfgPath, kh, [
+    // The client starts a re-exchange every MiB; the gateway hop's log goes to a file of its own.
+    { alias: 'gw', hostName: '127.0.0.1', port: gw.port, user: 'alice', key: alice, extra: ['RekeyLimit 1M'] },
+    { alias: 'vm1', hostName: 'vm1', port: node.port, user: 'root', key: alice, extra: [`ProxyCommand ${SSH10} -F ${cfgPath} -v -E ${hopLog} -W %h:%p gw`] },
+  ]);
+  const data = randomBytes(6 * 1024 * 1024).toString('base64'); // 8 MiB of text
+  const r = await run(SSH10, ['-F', cfgPath, 'vm1', 'sha256sum'], { input: data, env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.split(' ')[0], createHash('sha256').update(data).digest('hex'));
+  const kex = kexAlgorithms(readFileSync(hopLog, 'utf8'));
+  assert.ok(kex.length >= 5, `${kex.length} key exchanges on the gateway hop`);
+  assert.ok(kex.every((k) => k === 'mlkem768x25519-sha256'), kex.join(', '));
+});
