@@ -18,20 +18,22 @@ fi
 
 # The backports archive, if no configured source provides it yet: its own list file, and an update
 # of that list only (the rest of the machine's package lists are left alone).
-if ! apt-cache policy openssh-client 2>/dev/null | grep -q 'bookworm-backports'; then
+list=/etc/apt/sources.list.d/airlock-bookworm-backports.list
+refresh() {
   if [ "$(id -u)" != 0 ] || ! grep -q 'VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
     echo "openssh10: bookworm-backports is not configured and this is not root on Debian 12; not fetched" >&2
     exit 1
   fi
-  list=/etc/apt/sources.list.d/airlock-bookworm-backports.list
   echo 'deb http://deb.debian.org/debian bookworm-backports main' > "$list"
   apt-get update -qq -o Dir::Etc::sourcelist="$list" -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0
-fi
+}
+apt-cache policy openssh-client 2>/dev/null | grep -q 'bookworm-backports' || refresh
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chown _apt "$tmp" 2>/dev/null || true # apt downloads as _apt where it can
-(cd "$tmp" && apt-get download -qq openssh-client/bookworm-backports)
+# A stale package list names a version the archive no longer has: refresh it once and retry.
+(cd "$tmp" && apt-get download -qq openssh-client/bookworm-backports) || { refresh; (cd "$tmp" && apt-get download -qq openssh-client/bookworm-backports); }
 deb=$(ls "$tmp"/openssh-client_*.deb)
 rm -rf "$dest.new"
 mkdir -p "$(dirname "$dest")"
