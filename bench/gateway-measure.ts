@@ -11,8 +11,11 @@ import { machineCpuSeconds, sampleTreeCpu } from './proc-stats.ts';
 import type { BenchWorld, Cipher, JumpKind, PathKind } from './gateway-world.ts';
 
 export interface Transfer {
+  /** Seconds of the data phase, as the receiver saw it (first byte to last; log-in excluded). */
   seconds: number;
   mbPerSec: number;
+  /** Seconds from starting the client to the end, log-in included. */
+  wallSeconds: number;
   /** CPU seconds of the jump host (Airlock process, or the sshd tree) per GiB; null without a jump. */
   jumpCpuPerGiB: number | null;
   /** Busy CPU seconds of the whole machine per GiB (client, jump host, target, all). */
@@ -43,31 +46,40 @@ function jumpPid(w: BenchWorld, jump: JumpKind): number {
   return jump === 'airlock' ? w.airlock.pid : w.jump.pid;
 }
 
-async function measured(w: BenchWorld, jump: JumpKind | null, bytes: number, body: () => Promise<void>): Promise<Transfer> {
+/** Runs `body`, which returns the seconds of its data phase, and accounts for wall time and CPU. */
+async function measured(w: BenchWorld, jump: JumpKind | null, bytes: number, body: () => Promise<number>): Promise<Transfer> {
   const sampler = jump === null ? null : sampleTreeCpu(jumpPid(w, jump));
   const m0 = machineCpuSeconds();
   const t0 = performance.now();
+  let seconds: number;
   let jumpCpu: number | null = null;
   try {
-    await body();
+    seconds = await body();
   } finally {
     jumpCpu = sampler?.stop() ?? null;
   }
-  const seconds = (performance.now() - t0) / 1000;
+  const wallSeconds = (performance.now() - t0) / 1000;
   const m1 = machineCpuSeconds();
   return {
     seconds,
     mbPerSec: bytes / 1e6 / seconds,
+    wallSeconds,
     jumpCpuPerGiB: jumpCpu === null ? null : jumpCpu / (bytes / GIB),
     machineCpuPerGiB: (m1.busy - m0.busy) / (bytes / GIB),
   };
 }
 
-/** `head -c BYTES /dev/zero | ssh TARGET 'wc -c'` along `path`; checks that every byte arrived. */
+/**
+ * `head -c BYTES /dev/zero | ssh TARGET 'wc -c'` along `path`; checks that every byte arrived. The data
+ * phase is timed by the target's clock around `wc` (same machine), so the log-in is not in the rate.
+ */
 export async function throughput(w: BenchWorld, path: PathKind, cipher: Cipher, bytes: number): Promise<Transfer> {
   let count = '';
   const result = await measured(w, path === 'direct' ? null : path, bytes, async () => {
-    count = await sh(`head -c ${bytes} /dev/zero | ssh -F ${w.sshConfig} ${w.targetAlias(path, cipher)} 'wc -c'`, 600_000);
+    const out = await sh(`head -c ${bytes} /dev/zero | ssh -F ${w.sshConfig} ${w.targetAlias(path, cipher)} 'date +%s.%N; wc -c; date +%s.%N'`, 600_000);
+    const [start, n, end] = out.trim().split('\n');
+    count = n ?? '';
+    return Number(end) - Number(start);
   });
   if (Number(count.trim()) !== bytes) throw new Error(`the target counted ${count.trim()} bytes, not ${bytes}`);
   return result;
@@ -83,7 +95,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** `ssh -N -L PORT:sink` through a jump host, then BYTES pushed through the local port into the sink. */
+/** `ssh -N -L PORT:sink` through a jump host, then BYTES pushed through the local port into the sink (which times the data phase). */
 export async function tunnel(w: BenchWorld, jump: JumpKind, cipher: Cipher, bytes: number): Promise<Transfer> {
   const local = await freePort();
   const ssh = startProcess('ssh', ['-F', w.sshConfig, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${local}:127.0.0.1:${w.sinkPort}`, w.jumpAlias(jump, cipher)], { env: sshEnv() });
@@ -93,7 +105,9 @@ export async function tunnel(w: BenchWorld, jump: JumpKind, cipher: Cipher, byte
     await w.sinkReport(0, 10_000);
     return await measured(w, jump, bytes, async () => {
       await sh(`head -c ${bytes} /dev/zero | socat -u STDIN TCP:127.0.0.1:${local}`, 600_000);
-      await w.sinkReport(bytes, 600_000);
+      const r = await w.sinkReport(bytes, 600_000);
+      if (r.bytes !== bytes) throw new Error(`the sink received ${r.bytes} bytes, not ${bytes}`);
+      return r.ms / 1000;
     });
   } finally {
     await stopProcess(ssh.child);

@@ -95,14 +95,28 @@ function startSink(): Promise<{ child: ChildProcess; port: number; reports: Sink
 export async function startWorld(serverEnv: NodeJS.ProcessEnv = {}): Promise<BenchWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-gw-'));
   const stops: (() => Promise<void>)[] = [];
+  // Should this process die without stopping them (an uncaught error), its servers go with it.
+  const pids: number[] = [];
+  const killLeftovers = () => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once('exit', killLeftovers);
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch((e: unknown) => console.error('stop failed:', e));
+    process.off('exit', killLeftovers);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     // The loopback switch is for tests and benchmarks only: the targets here live on 127.0.0.1.
     const airlock = await startAirlock(join(dir, 'data'), { AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', ...serverEnv });
     stops.push(() => airlock.stop());
+    pids.push(airlock.pid);
     if (!airlock.ssh) throw new Error('airlock serve reports no SSH listener');
     const [gwHost, gwPort] = [airlock.ssh.slice(0, airlock.ssh.lastIndexOf(':')), Number(airlock.ssh.slice(airlock.ssh.lastIndexOf(':') + 1))];
 
@@ -126,14 +140,19 @@ export async function startWorld(serverEnv: NodeJS.ProcessEnv = {}): Promise<Ben
 
     // Both sshds trust the CA exactly as a compute node would, from `airlock admin sshd-config`.
     const sshdLines = async (sub: string) => (await admin(airlock, ['sshd-config', '--output-dir', join(dir, sub), '--account', `root=${USER}`])).trim().split('\n');
-    const targetSshd = await startSshd(join(dir, 'target'), [...await sshdLines('target'), 'AllowTcpForwarding yes']);
+    // SHLVL=1 keeps a Debian bash from reading ~/.bashrc for commands run over ssh (it does so only at
+    // shell level 1): this machine's root rc files take seconds, which would drown the jump hosts' share.
+    const targetSshd = await startSshd(join(dir, 'target'), [...await sshdLines('target'), 'AllowTcpForwarding yes', 'SetEnv SHLVL=1']);
     stops.push(() => targetSshd.stop());
+    const target = { ...targetSshd, pid: pidByCmdline(join(dir, 'target', 'sshd_config')) };
+    pids.push(target.pid);
     const jumpSshd = await startSshd(join(dir, 'jump'), [...await sshdLines('jump'), 'AllowTcpForwarding yes']);
     stops.push(() => jumpSshd.stop());
-    const target = { ...targetSshd, pid: pidByCmdline(join(dir, 'target', 'sshd_config')) };
     const jump = { ...jumpSshd, pid: pidByCmdline(join(dir, 'jump', 'sshd_config')) };
+    pids.push(jump.pid);
 
     const sink = await startSink();
+    pids.push(sink.child.pid!);
     stops.push(async () => {
       sink.child.stdin!.end();
       await stopProcess(sink.child, 2000);
