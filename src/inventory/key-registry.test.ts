@@ -93,7 +93,8 @@ describe('KeyRegistry', () => {
   });
 
   test('remove takes the fingerprint; another user’s key or a malformed fingerprint is not removed', async () => {
-    const [first] = await keys.listForUser(alice.id);
+    // A key only alice holds (bob shares her ed25519 key, and all keys have one creation time here, so list order is no guide).
+    const first = (await keys.listForUser(alice.id)).find((k) => k.type === 'ssh-rsa');
     await assert.rejects(keys.remove(bob, first!.fingerprint, { name: 'bob', clientAddress: null }), (err) => isAirlockError(err, 'not_found'));
     await assert.rejects(keys.remove(alice, 'MD5:aa:bb', aliceActor), (err) => isAirlockError(err, 'bad_request'));
     const removed = await keys.remove(alice, first!.fingerprint, aliceActor);

@@ -25,7 +25,8 @@ const STATEMENT_CACHE_LIMIT = 200;
  * - synchronous=NORMAL is durable across application crashes in WAL mode (only a power loss can
  *   drop the last transactions), and avoids an fsync per commit.
  */
-const PRAGMAS = ['PRAGMA journal_mode = WAL', 'PRAGMA busy_timeout = 5000', 'PRAGMA foreign_keys = ON', 'PRAGMA synchronous = NORMAL'];
+// busy_timeout first: switching to WAL needs a lock that another process opening the file may hold.
+const PRAGMAS = ['PRAGMA busy_timeout = 5000', 'PRAGMA journal_mode = WAL', 'PRAGMA foreign_keys = ON', 'PRAGMA synchronous = NORMAL'];
 
 /** Adapts one `StatementSync` to the statement shape Kysely's SQLite driver expects. */
 class NodeSqliteStatement implements SqliteStatement {
