@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { CIPHERS, startWorld, type Cipher, type JumpKind, type PathKind } from './gateway-world.ts';
 import { hopOnce, setupOnce, throughput, tunnel, type Transfer } from './gateway-measure.ts';
 import { gatewayIdle, sshdIdle, type GatewayIdleResult, type SshdIdleResult } from './gateway-idle.ts';
-import { loadAverage, loadLine, median, percentile } from './proc-stats.ts';
+import { foreignCpu, loadAverage, loadLine, median, percentile } from './proc-stats.ts';
 
 function parseBytes(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([KMG]?)i?B?$/i.exec(s.trim());
@@ -42,6 +42,11 @@ const note = (s: string): void => console.error(s);
 const f1 = (x: number): string => x.toFixed(1);
 const f2 = (x: number): string => x.toFixed(2);
 const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
+/** `other processes used 12% of the machine (41 CPU-s)` for a section. */
+const others = (f: ReturnType<typeof foreignCpu>): string => {
+  const r = f.stop();
+  return `other processes (not this benchmark) used ${(r.share * 100).toFixed(0)}% of the machine during this section`;
+};
 const sizeText = BYTES % 1024 ** 3 === 0 ? `${BYTES / 1024 ** 3} GiB` : `${f1(BYTES / 1024 ** 2)} MiB`;
 
 if (MAX_LOAD !== null) {
@@ -65,10 +70,13 @@ try {
   let sshd: SshdIdleResult | null = null;
   if (ONLY.has('idle') && (IDLE.length > 0 || SSHD_IDLE > 0)) {
     const load = loadLine();
+    const foreign = foreignCpu();
     if (IDLE.length > 0) idle = await gatewayIdle(w, IDLE, note);
     if (SSHD_IDLE > 0) sshd = await sshdIdle(w, SSHD_IDLE);
     say();
     say(`## Idle authenticated connections (${load} at start)`);
+    say();
+    say(`${others(foreign)}.`);
     say();
     if (idle) {
       say(`Airlock gateway, one process (VmRSS); ${f1(idle.baselineMiB)} MiB before any idle connection; open-file limit ${idle.fdLimit}:`);
@@ -103,6 +111,7 @@ try {
   // ---- ProxyJump throughput ----
   if (ONLY.has('throughput')) {
     const load = loadLine();
+    const foreign = foreignCpu();
     const res = new Map<string, Transfer[]>();
     const order: PathKind[] = ['openssh', 'airlock', 'direct'];
     for (let r = 0; r < ROUNDS; r++) {
@@ -120,6 +129,8 @@ try {
     say();
     say(`## ProxyJump throughput: \`ssh -J jump target 'wc -c' < ${sizeText}\` (${load} at start, ${loadLine()} at end)`);
     say();
+    say(`${others(foreign)}.`);
+    say();
     say('| cipher (every hop) | direct, no jump | via OpenSSH sshd | via Airlock | Airlock / OpenSSH | jump host CPU per GiB, OpenSSH / Airlock | machine CPU per GiB, OpenSSH / Airlock |');
     say('|---|---:|---:|---:|---:|---:|---:|');
     for (const c of CIPHERS) {
@@ -131,6 +142,7 @@ try {
   // ---- -L tunnel throughput ----
   if (ONLY.has('tunnel')) {
     const load = loadLine();
+    const foreign = foreignCpu();
     const res = new Map<string, Transfer[]>();
     const jumps: JumpKind[] = ['openssh', 'airlock'];
     for (let r = 0; r < ROUNDS; r++) {
@@ -147,6 +159,8 @@ try {
     say();
     say(`## \`ssh -N -L\` tunnel throughput: ${sizeText} through the local port to a TCP sink behind the jump host (${load} at start, ${loadLine()} at end)`);
     say();
+    say(`${others(foreign)}.`);
+    say();
     say('| cipher | via OpenSSH sshd | via Airlock | Airlock / OpenSSH | jump host CPU per GiB, OpenSSH / Airlock | machine CPU per GiB, OpenSSH / Airlock |');
     say('|---|---:|---:|---:|---:|---:|');
     for (const c of CIPHERS) {
@@ -158,6 +172,7 @@ try {
   // ---- connection set-up ----
   if (ONLY.has('setup')) {
     const load = loadLine();
+    const foreign = foreignCpu();
     const c: Cipher = CIPHERS[0];
     const full: Record<PathKind, number[]> = { direct: [], airlock: [], openssh: [] };
     const hop: Record<JumpKind, number[]> = { airlock: [], openssh: [] };
@@ -176,6 +191,8 @@ try {
     const p = (xs: number[], q: number) => percentile([...xs].sort((a, b) => a - b), q);
     say();
     say(`## Connection set-up, ${RUNS} runs each (${c}; ${load} at start, ${loadLine()} at end)`);
+    say();
+    say(`${others(foreign)}.`);
     say();
     say('| what | OpenSSH p50 | OpenSSH p95 | Airlock p50 | Airlock p95 | Airlock / OpenSSH, p50 | p95 |');
     say('|---|---:|---:|---:|---:|---:|---:|');

@@ -23,6 +23,35 @@ export function processCpuSeconds(pid: number): number {
   return f === undefined ? 0 : (Number(f[11]) + Number(f[12])) / TICKS; // utime, stime
 }
 
+/**
+ * CPU seconds used by a process tree so far, counting children that have exited and been waited for
+ * (cutime, cstime of their parents): with `process.pid` as root, everything this benchmark started.
+ */
+export function treeCpuSecondsWithExited(root: number): number {
+  let sum = 0;
+  for (const p of processTree(root)) {
+    const f = statFields(p);
+    if (f !== undefined) sum += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS;
+  }
+  return sum;
+}
+
+/**
+ * Measures how much of the machine other processes (not descendants of this one) used between start
+ * and stop: the benchmark's own processes raise the load average, so the load alone cannot tell.
+ */
+export function foreignCpu(): { stop(): { share: number; seconds: number } } {
+  const m0 = machineCpuSeconds();
+  const own0 = treeCpuSecondsWithExited(process.pid);
+  return {
+    stop() {
+      const m1 = machineCpuSeconds();
+      const seconds = Math.max(0, m1.busy - m0.busy - (treeCpuSecondsWithExited(process.pid) - own0));
+      return { seconds, share: seconds / Math.max(1e-9, m1.total - m0.total) };
+    },
+  };
+}
+
 /** Every live process whose ancestry includes `root`, `root` included. */
 export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
