@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'airlock-data/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'airlock-data/**', 'coverage/**', '.test-tmp/**', '.cache/**', 'bench/.work/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
