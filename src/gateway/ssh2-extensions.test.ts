@@ -24,6 +24,7 @@ import { formatOpenSshPrivateKey } from '../ssh/private-key.ts';
 import { SshWriter } from '../ssh/wire.ts';
 import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, SSH2_PATCHED_VERSION, ssh2ExtensionProblem, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
 import { GATEWAY_ALGORITHMS } from './algorithms.ts';
+import { packet } from '../../test/harness/raw-ssh.ts';
 
 const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -211,17 +212,6 @@ test('OpenSSH verifies the host certificate: K_S is the certificate, the signatu
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-/** An unencrypted binary packet (RFC 4253 §6). */
-function packet(payload: Buffer): Buffer {
-  let pad = 8 - ((5 + payload.length) % 8);
-  if (pad < 4) pad += 8;
-  const out = Buffer.alloc(5 + payload.length + pad);
-  out.writeUInt32BE(1 + payload.length + pad, 0);
-  out[4] = pad;
-  payload.copy(out, 5);
-  return out;
-}
 
 /** A raw client that sends a KEXINIT for ML-KEM and then `clientPublic`; returns the server's packet types and the DISCONNECT reason. */
 async function rawMlkemInit(port: number, clientPublic: Buffer): Promise<{ types: number[]; reason: number | undefined }> {

@@ -4,45 +4,12 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { isAirlockError } from '../errors.ts';
-import { POSTGRES_SKIP_REASON, withTestDatabase } from '../../test/harness/postgres.ts';
-import { openDatabase, type SqlDialect } from './database.ts';
-import { storeOn } from './kysely-store.ts';
-import { migrateToLatest } from './migrate.ts';
+import { STORE_DIALECTS, type StoreFixture as Fixture } from '../../test/harness/store-fixtures.ts';
 import type { NewPublicKeyRecord, NewTargetRecord, Store, User } from './repositories.ts';
-import type { Database } from './schema.ts';
 
-interface Fixture {
-  store: Store;
-  db: Kysely<Database>;
-  cleanup(): Promise<void>;
-}
-
-async function sqliteFixture(): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'airlock-inventory-store-'));
-  const { db, dialect } = await openDatabase({ dataDir: join(dir, 'data') });
-  await migrateToLatest(db, dialect);
-  const store = storeOn(db, dialect);
-  return { store, db, cleanup: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
-}
-
-async function postgresFixture(): Promise<Fixture> {
-  const testDb = await withTestDatabase();
-  assert.ok(testDb, 'AIRLOCK_TEST_DATABASE_URL is set');
-  const { db, dialect } = await openDatabase({ url: testDb.url, dataDir: '/nonexistent' });
-  await migrateToLatest(db, dialect);
-  const store = storeOn(db, dialect);
-  return { store, db, cleanup: async () => { await store.close(); await testDb.drop(); } };
-}
-
-const dialects: { dialect: SqlDialect; skip: string | undefined; open: () => Promise<Fixture> }[] = [
-  { dialect: 'sqlite', skip: undefined, open: sqliteFixture },
-  { dialect: 'postgres', skip: POSTGRES_SKIP_REASON, open: postgresFixture },
-];
+const dialects = STORE_DIALECTS;
 
 const NOW = 1_750_000_000_000;
 const HOUR = 3_600_000;

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { SshReader, SshWriter } from '../../src/ssh/wire.ts';
 import { GATEWAY_ALGORITHMS } from '../../src/gateway/algorithms.ts';
 import { sshF, startTestGateway, writeSshConfig, type TestGateway, type UserKey } from '../harness/gateway.ts';
+import { packet } from '../harness/raw-ssh.ts';
 
 let gw: TestGateway;
 let alice: UserKey;
@@ -32,17 +33,6 @@ after(async () => {
 const MSG_DISCONNECT = 1;
 const MSG_IGNORE = 2;
 const MSG_KEXINIT = 20;
-
-/** An unencrypted binary packet (RFC 4253 §6): length, padding length, payload, ≥ 4 bytes of padding to a multiple of 8. */
-function packet(payload: Buffer): Buffer {
-  let pad = 8 - ((5 + payload.length) % 8);
-  if (pad < 4) pad += 8;
-  const out = Buffer.alloc(5 + payload.length + pad);
-  out.writeUInt32BE(1 + payload.length + pad, 0);
-  out[4] = pad;
-  payload.copy(out, 5);
-  return out;
-}
 
 function kexinit(kex: string[]): Buffer {
   const w = new SshWriter().raw(Buffer.from([MSG_KEXINIT])).raw(randomBytes(16));
