@@ -58,6 +58,11 @@ const PATCH_MARKERS: readonly (readonly [string, string])[] = [
   ['lib/server.js', 'function isHostKeyProvider(val)'],
   ['lib/server.js', 'serverSigAlgs: srvCfg.serverSigAlgs'],
   ['lib/protocol/Protocol.js', 'let serverSigAlgs = proto._serverSigAlgs;'],
+  ['lib/server.js', 'kexinitReplyDelay: srvCfg.kexinitReplyDelay'],
+  ['lib/protocol/Protocol.js', 'this._kexinitReplyDelay = config.kexinitReplyDelay;'],
+  ['lib/protocol/Protocol.js', 'parseBorrowed(chunk, i, len) {'],
+  ['lib/protocol/Protocol.js', 'interceptChannelData(fn) {'],
+  ['lib/protocol/kex.js', 'payload = Buffer.from(payload);'],
 ];
 
 /** What is wrong with the installed ssh2, or undefined when it is 1.17.0 with Airlock's patch. */
@@ -99,11 +104,26 @@ export function installSsh2Extensions(): void {
 }
 
 /**
- * An ssh2 ServerConfig with the extensions' options: host key objects (offered before the plain keys
- * in `cfg.hostKeys`) and `server-sig-algs`. Call installSsh2Extensions() first.
+ * How long the server waits for the client's KEXINIT before sending its own. OpenSSH clients send
+ * theirs at once, so in practice the server's KEXINIT goes out with the reply to the client's — and
+ * carries the TCP acknowledgement the client's Nagle-delayed KEX_ECDH_INIT is waiting for (without
+ * this, every other connection lost ~40 ms to Linux's delayed ACK; docs/performance.md). The timer
+ * is for clients that wait for the server to speak first (RFC 4253 §7.1 lets either side go first).
  */
-export function extendServerConfig(cfg: ServerConfig, ext: { hostKeyProviders: readonly Ssh2HostKeyProvider[]; serverSigAlgs: readonly string[] }): ServerConfig {
-  // The typings of ssh2 know neither option; the patch does (lib/server.js, lib/protocol/Protocol.js).
+export const KEXINIT_REPLY_DELAY_MS = 50;
+
+/**
+ * An ssh2 ServerConfig with the extensions' options: host key objects (offered before the plain keys
+ * in `cfg.hostKeys`), `server-sig-algs`, and KEXINIT sent in reply to the client's (after at most
+ * `kexinitReplyDelayMs`). Call installSsh2Extensions() first.
+ */
+export function extendServerConfig(
+  cfg: ServerConfig,
+  ext: { hostKeyProviders: readonly Ssh2HostKeyProvider[]; serverSigAlgs: readonly string[]; kexinitReplyDelayMs?: number },
+): ServerConfig {
+  // The typings of ssh2 know none of these options; the patch does (lib/server.js, lib/protocol/Protocol.js).
   const hostKeys = [...ext.hostKeyProviders, ...cfg.hostKeys] as unknown as ServerConfig['hostKeys'];
-  return { ...cfg, hostKeys, serverSigAlgs: [...ext.serverSigAlgs] } as ServerConfig;
+  return {
+    ...cfg, hostKeys, serverSigAlgs: [...ext.serverSigAlgs], kexinitReplyDelay: ext.kexinitReplyDelayMs ?? KEXINIT_REPLY_DELAY_MS,
+  } as ServerConfig;
 }
