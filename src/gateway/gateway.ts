@@ -23,6 +23,7 @@ import type { Store } from '../store/repositories.ts';
 import { GATEWAY_ALGORITHMS, GATEWAY_IDENT } from './algorithms.ts';
 import { auditAuth, GatewayAuthenticator, type GatewayIdentity } from './auth.ts';
 import { dial, type Resolver } from './dialer.ts';
+import { relayConnection, type ConnectionRelays } from './channel-relay.ts';
 import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
 import { parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
@@ -113,6 +114,8 @@ interface Conn {
   sessions: number;
   /** Browser-login state of this connection, created at its first keyboard-interactive or partial success. */
   browser: BrowserAuthConnection | null;
+  /** The client→target data path, from authentication on (channel-relay.ts). */
+  relays: ConnectionRelays | null;
 }
 
 const noop = (): void => {};
@@ -241,6 +244,7 @@ class GatewayServer implements Gateway {
     const conn: Conn = {
       socket, address, source: admission.source, client: null, hooks: null, identity: null, failures: 0, penalised: false,
       graceTimer: null, rekeyTimer: null, rekeyAtBytes: 0, rekeying: false, channels: 0, sessions: 0, browser: null,
+      relays: null,
     };
     this.#open.add(conn);
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
@@ -489,7 +493,7 @@ class GatewayServer implements Gateway {
     conn.rekeyAtBytes = socket.bytesRead + socket.bytesWritten + this.#cfg.rekeyBytes;
     // Rekey by volume: checked when data arrives from the client, and from each target (what we are
     // about to send), so both directions are covered without a timer or any per-packet allocation.
-    socket.on('data', () => this.#rekeyIfDue(conn));
+    if (conn.client !== null) conn.relays = relayConnection(conn.client, socket, () => this.#rekeyIfDue(conn));
     conn.rekeyTimer = setTimeout(() => this.#rekey(conn), this.#cfg.rekeyIntervalMs);
     conn.rekeyTimer.unref();
   }
@@ -607,8 +611,12 @@ class GatewayServer implements Gateway {
     };
     socket.on('error', noop);
     channel.on('error', noop);
-    // Backpressure both ways: pipe() pauses the faster side when the slower one's buffer is full.
-    channel.pipe(socket);
+    // Client to target: straight from ssh2's decryption into the socket (channel-relay.ts), with the
+    // channel's window as backpressure. Target to client: pipe(), which pauses the socket while the
+    // channel's window is used up. The client's EOF ends the socket, as pipe() would.
+    conn.relays!.add(channel, socket);
+    channel.once('end', () => socket.end());
+    channel.resume();
     socket.pipe(channel);
     socket.on('data', () => this.#rekeyIfDue(conn));
     socket.once('close', () => {
