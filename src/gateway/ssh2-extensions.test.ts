@@ -76,13 +76,13 @@ interface TestServer {
 }
 
 /** An ssh2 server with the extensions: the host certificate and the plain key, an echoing exec. */
-async function startTestServer(keys: Pair): Promise<TestServer> {
+async function startTestServer(keys: Pair, opts: { kexinitReplyDelayMs?: number } = {}): Promise<TestServer> {
   installSsh2Extensions();
   const kex: string[] = [];
   let gotConn: (c: Connection) => void = () => {};
   const conn = new Promise<Connection>((r) => (gotConn = r));
   const server = new ssh2.Server(
-    extendServerConfig({ hostKeys: [keys.plainKeyText], algorithms: GATEWAY_ALGORITHMS, ident: 'Airlock' }, { hostKeyProviders: [keys.provider], serverSigAlgs: SERVER_SIG_ALGS }),
+    extendServerConfig({ hostKeys: [keys.plainKeyText], algorithms: GATEWAY_ALGORITHMS, ident: 'Airlock' }, { hostKeyProviders: [keys.provider], serverSigAlgs: SERVER_SIG_ALGS, ...opts }),
     (c) => {
       gotConn(c);
       c.on('error', () => {});
@@ -276,4 +276,54 @@ test('the gateway offers ML-KEM first and keeps curve25519 as fallback', () => {
   const kex = GATEWAY_ALGORITHMS.kex as string[];
   assert.equal(kex[0], 'mlkem768x25519-sha256');
   assert.ok(kex.includes('curve25519-sha256') && kex.includes('curve25519-sha256@libssh.org'));
+});
+
+/** Milliseconds from sending `first` until the server's KEXINIT (message 20) arrives, or null within `limitMs`. */
+async function serverKexinitAfter(port: number, first: Buffer, limitMs: number): Promise<number | null> {
+  const socket = tcpConnect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  const t0 = performance.now();
+  socket.write(first);
+  let buf = Buffer.alloc(0);
+  let identSeen = false;
+  try {
+    return await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), limitMs);
+      socket.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (!identSeen) {
+          const nl = buf.indexOf('\r\n');
+          if (nl < 0) return;
+          identSeen = true;
+          buf = buf.subarray(nl + 2);
+        }
+        if (buf.length >= 6 && buf[5] === 20) {
+          clearTimeout(timer);
+          resolve(performance.now() - t0);
+        }
+      });
+    });
+  } finally {
+    socket.destroy();
+  }
+}
+
+test('the first KEXINIT answers the client\'s; a client that waits for the server gets it after the delay', async () => {
+  // A long delay makes the two cases unmistakable on a loaded machine (the gateway uses 50 ms).
+  const srv = await startTestServer(hostKeys(), { kexinitReplyDelayMs: 1500 });
+  try {
+    const w = new SshWriter().raw(Buffer.from([20])).raw(randomBytes(16));
+    for (const list of [['curve25519-sha256'], ['ssh-ed25519'], ['aes128-ctr'], ['aes128-ctr'], ['hmac-sha2-256-etm@openssh.com'], ['hmac-sha2-256-etm@openssh.com'], ['none'], ['none'], [], []]) w.string(list.join(','));
+    const kexinit = packet(w.raw(Buffer.from([0])).uint32(0).toBuffer());
+    const banner = Buffer.from('SSH-2.0-Probe\r\n');
+    // OpenSSH's way: banner and KEXINIT at once. The reply comes at once, not after the delay.
+    const answered = await serverKexinitAfter(srv.port, Buffer.concat([banner, kexinit]), 5000);
+    assert.ok(answered !== null && answered < 1000, `server KEXINIT after ${answered} ms`);
+    // A client that sends only its banner and waits: nothing before the delay, then the KEXINIT.
+    const waited = await serverKexinitAfter(srv.port, banner, 6000);
+    assert.ok(waited !== null && waited >= 1490 && waited < 5000, `server KEXINIT after ${waited} ms`);
+  } finally {
+    await srv.close();
+  }
 });
