@@ -1,7 +1,7 @@
 /**
  * The gateway's data path from the SSH client to a target: each decrypted CHANNEL_DATA payload is
- * written straight to the target's socket, and the connection's socket is read into one reused buffer
- * (fixed-read-buffer.ts).
+ * written straight to the target's socket, and from its first relay channel on, the connection's
+ * socket is read into one reused buffer (fixed-read-buffer.ts).
  *
  * Why not `channel.pipe(socket)`: per 32 KiB packet that path pushes into a Readable, emits 'data',
  * runs pipe's handlers and only then writes, and every read allocated a new buffer; together with the
@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Connection, ServerChannel } from 'ssh2';
-import { readIntoFixedBuffer, type FixedReadBuffer } from './fixed-read-buffer.ts';
+import { FIXED_READ_BUFFER_SIZE, readIntoFixedBuffer, type FixedReadBuffer } from './fixed-read-buffer.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -37,6 +37,9 @@ interface ChannelModule {
 
 const { windowAdjust, WINDOW_THRESHOLD } = require('ssh2/lib/Channel.js') as ChannelModule;
 
+/** The read buffer a connection starts with (Node's own read size); it doubles up to 256 KiB under load. */
+const FIRST_READ_BUFFER_SIZE = 64 * 1024;
+
 interface Relay {
   channel: ServerChannel & ChannelInternals;
   target: Socket;
@@ -46,7 +49,7 @@ interface Relay {
 
 /** One SSH connection's relays. */
 export interface ConnectionRelays {
-  /** Whether the connection's socket reads into a reused buffer (false: Node lacks the internals). */
+  /** Whether the connection's socket reads into a reused buffer (from the first add(); never if Node lacks the internals). */
   readonly fixedReads: boolean;
   /**
    * Carries the client→target direction of `channel` into `target` from now on. The other direction,
@@ -99,22 +102,32 @@ export function relayConnection(client: Connection, socket: Socket, afterChunk: 
     return true;
   });
 
-  const reader: FixedReadBuffer | undefined = readIntoFixedBuffer(socket, (chunk) => {
-    try {
-      parseBorrowed(chunk, 0, chunk.length);
-    } catch (err) {
-      // What ssh2's own 'data' listener does on a protocol error.
-      client.emit('error', err);
-      if (socket.writable) socket.end();
-      return;
-    }
-    afterChunk();
-  });
-  if (reader === undefined) socket.on('data', afterChunk);
+  // The connection's own reads go through Node's stream (ssh2's 'data' listener) until it opens its
+  // first relay channel: an idle or lobby-only connection keeps no read buffer of its own.
+  let reader: FixedReadBuffer | undefined;
+  let switched = false;
+  socket.on('data', afterChunk);
+  const switchReads = (): void => {
+    switched = true;
+    reader = readIntoFixedBuffer(socket, (chunk) => {
+      try {
+        parseBorrowed(chunk, 0, chunk.length);
+      } catch (err) {
+        // What ssh2's own 'data' listener does on a protocol error.
+        client.emit('error', err);
+        if (socket.writable) socket.end();
+        return;
+      }
+      afterChunk();
+    }, FIRST_READ_BUFFER_SIZE, FIXED_READ_BUFFER_SIZE);
+  };
 
   return {
-    fixedReads: reader !== undefined,
+    get fixedReads() {
+      return reader !== undefined;
+    },
     add(channel, target) {
+      if (!switched) switchReads();
       const ch = channel as ServerChannel & ChannelInternals;
       const id = ch.incoming.id;
       const relay: Relay = { channel: ch, target, waiting: false };

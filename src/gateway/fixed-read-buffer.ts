@@ -43,10 +43,12 @@ function userBufferFields(socket: Socket): Record<(typeof FIELD_NAMES)[number], 
 
 /**
  * Switches `socket` to reading into a reused buffer of `size` bytes; each read calls `onChunk` instead
- * of emitting 'data' ('end', 'close' and pause()/resume() work as before). Returns undefined, changing
- * nothing, when this Node does not have the internals it needs.
+ * of emitting 'data' ('end', 'close' and pause()/resume() work as before). With `maxSize` above `size`
+ * the buffer doubles, up to `maxSize`, whenever a read fills it: a quiet connection keeps a small
+ * buffer, a bulk transfer gets large reads. Returns undefined, changing nothing, when this Node does
+ * not have the internals it needs.
  */
-export function readIntoFixedBuffer(socket: Socket, onChunk: (chunk: Buffer) => void, size = FIXED_READ_BUFFER_SIZE): FixedReadBuffer | undefined {
+export function readIntoFixedBuffer(socket: Socket, onChunk: (chunk: Buffer) => void, size = FIXED_READ_BUFFER_SIZE, maxSize = size): FixedReadBuffer | undefined {
   // The socket's internal handle: not part of Node's typings.
   const handle = (socket as unknown as { _handle?: NodeUserBufferHandle | null })._handle;
   const fields = userBufferFields(socket);
@@ -54,15 +56,18 @@ export function readIntoFixedBuffer(socket: Socket, onChunk: (chunk: Buffer) => 
   if ((socket as unknown as Record<symbol, unknown>)[fields.kBuffer]) return undefined; // already in this mode
   let buf = Buffer.allocUnsafe(size);
   let lent = false;
+  let grow = false;
   const fieldsOf = socket as unknown as Record<symbol, unknown>;
   fieldsOf[fields.kBufferCb] = (nread: number, b: Buffer) => {
+    if (nread === b.length && b.length < maxSize) grow = true;
     onChunk(b.subarray(0, nread));
   };
   // Called by Node after every read; its result is where the next read goes.
   fieldsOf[fields.kBufferGen] = () => {
-    if (lent) {
-      buf = Buffer.allocUnsafe(size);
+    if (lent || grow) {
+      buf = Buffer.allocUnsafe(grow ? Math.min(buf.length * 2, maxSize) : buf.length);
       lent = false;
+      grow = false;
     }
     return buf;
   };
