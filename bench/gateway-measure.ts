@@ -122,14 +122,15 @@ export async function setupOnce(w: BenchWorld, path: PathKind, cipher: Cipher): 
 }
 
 /**
- * Milliseconds until the target's SSH banner comes out of `ssh -W target:port JUMP`: TCP, key exchange,
- * login and channel open at the jump host, then the onward connection. Nothing of the target's own key
- * exchange or login is included. The client then closes its side and the process exits.
+ * Milliseconds until an SSH banner comes out of `ssh -W 127.0.0.1:PORT JUMP`: TCP, key exchange, login
+ * and channel open at the jump host, then the onward connection and whatever the endpoint takes to
+ * answer (the target's sshd by default; `w.bannerPort` answers at once). Nothing of the target's own
+ * key exchange or login is included. The client then closes its side and the process exits.
  */
-export function hopOnce(w: BenchWorld, jump: JumpKind, cipher: Cipher): Promise<number> {
+export function hopOnce(w: BenchWorld, jump: JumpKind, cipher: Cipher, port = w.target.port): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn('ssh', ['-F', w.sshConfig, '-W', `127.0.0.1:${w.target.port}`, w.jumpAlias(jump, cipher)], { env: sshEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ssh', ['-F', w.sshConfig, '-W', `127.0.0.1:${port}`, w.jumpAlias(jump, cipher)], { env: sshEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let ms: number | null = null;

@@ -1,7 +1,9 @@
 /**
  * A TCP sink for the tunnel benchmark, run as its own process so that its reads do not share the
- * benchmark's event loop: listens on 127.0.0.1 (port 0), prints `{"port":N}`, then one JSON line per
- * closed connection with the bytes received and the milliseconds from its first to its last byte.
+ * benchmark's event loop: listens on 127.0.0.1 (port 0), prints `{"port":N,"bannerPort":M}`, then one
+ * JSON line per closed connection with the bytes received and the milliseconds from its first to its
+ * last byte. The banner port answers every connection at once with an SSH identification line: the
+ * set-up benchmark's endpoint for timing a jump hop without a target sshd's own start-up in it.
  * Stops when its standard input closes.
  */
 import { createServer } from 'node:net';
@@ -22,12 +24,22 @@ const server = createServer({ noDelay: true }, (socket) => {
   // The sender finishes with EOF; answer with ours so the tunnel closes the channel.
   socket.once('end', () => socket.end());
 });
+const banner = createServer({ noDelay: true }, (socket) => {
+  socket.on('error', () => undefined);
+  socket.end('SSH-2.0-BenchBanner\r\n');
+});
+const portOf = (s: typeof server): number => {
+  const addr = s.address();
+  return typeof addr === 'object' && addr ? addr.port : 0;
+};
 server.listen(0, '127.0.0.1', () => {
-  const addr = server.address();
-  process.stdout.write(JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 }) + '\n');
+  banner.listen(0, '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({ port: portOf(server), bannerPort: portOf(banner) }) + '\n');
+  });
 });
 process.stdin.resume();
 process.stdin.once('end', () => {
   server.close();
+  banner.close();
   process.exit(0);
 });

@@ -42,6 +42,8 @@ export interface BenchWorld {
   jump: TestSshd & { pid: number };
   target: TestSshd & { pid: number };
   sinkPort: number;
+  /** A port next to the target that answers with an SSH banner at once (gateway-sink.ts). */
+  bannerPort: number;
   user: { name: string; key: string; cert: string };
   sshConfig: string;
   /** Host alias of the target reached by `path` with `cipher` on every hop. */
@@ -74,15 +76,15 @@ async function admin(server: RunningAirlock, args: string[], input?: string): Pr
   return r.stdout;
 }
 
-function startSink(): Promise<{ child: ChildProcess; port: number; reports: SinkReport[]; waiters: (() => void)[] }> {
+function startSink(): Promise<{ child: ChildProcess; port: number; bannerPort: number; reports: SinkReport[]; waiters: (() => void)[] }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'gateway-sink.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const reports: SinkReport[] = [];
   const waiters: (() => void)[] = [];
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = JSON.parse(line) as { port?: number } & Partial<SinkReport>;
-      if (m.port !== undefined) resolve({ child, port: m.port, reports, waiters });
+      const m = JSON.parse(line) as { port?: number; bannerPort?: number } & Partial<SinkReport>;
+      if (m.port !== undefined) resolve({ child, port: m.port, bannerPort: m.bannerPort ?? 0, reports, waiters });
       else {
         reports.push({ bytes: m.bytes!, ms: m.ms! });
         for (const w of waiters.splice(0)) w();
@@ -160,7 +162,7 @@ export async function startWorld(serverEnv: NodeJS.ProcessEnv = {}): Promise<Ben
 
     await admin(airlock, ['project', 'add', 'bench']);
     await admin(airlock, ['project', 'member', 'add', 'bench', USER]);
-    await admin(airlock, ['target', 'add', 'node', '--project', 'bench', '--address', `127.0.0.1:${target.port}`, '--user', 'root', '--service', `sink=${sink.port}`]);
+    await admin(airlock, ['target', 'add', 'node', '--project', 'bench', '--address', `127.0.0.1:${target.port}`, '--user', 'root', '--service', `sink=${sink.port}`, '--service', `banner=${sink.bannerPort}`]);
 
     const info = (await (await fetch(`${airlock.httpUrl}/api/v1/gateway`)).json()) as { known_hosts: string };
     const knownHosts = join(dir, 'known_hosts');
@@ -193,7 +195,7 @@ export async function startWorld(serverEnv: NodeJS.ProcessEnv = {}): Promise<Ben
     }
 
     return {
-      dir, airlock, gateway: { host: gwHost, port: gwPort }, jump, target, sinkPort: sink.port,
+      dir, airlock, gateway: { host: gwHost, port: gwPort }, jump, target, sinkPort: sink.port, bannerPort: sink.bannerPort,
       user: { name: USER, key, cert }, sshConfig,
       targetAlias: (p, c) => `t-${p}-${short(c)}`,
       jumpAlias: (j, c) => `${j === 'airlock' ? 'gw' : 'jump'}-${short(c)}`,
