@@ -54,7 +54,8 @@ export function readIntoFixedBuffer(socket: Socket, onChunk: (chunk: Buffer) => 
   const fields = userBufferFields(socket);
   if (fields === undefined || handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return undefined;
   if ((socket as unknown as Record<symbol, unknown>)[fields.kBuffer]) return undefined; // already in this mode
-  let buf = Buffer.allocUnsafe(size);
+  // allocUnsafeSlow: never a slice of Node's shared pool, so that `.buffer` identifies this buffer alone.
+  let buf = Buffer.allocUnsafeSlow(size);
   let lent = false;
   let grow = false;
   const fieldsOf = socket as unknown as Record<symbol, unknown>;
@@ -65,7 +66,7 @@ export function readIntoFixedBuffer(socket: Socket, onChunk: (chunk: Buffer) => 
   // Called by Node after every read; its result is where the next read goes.
   fieldsOf[fields.kBufferGen] = () => {
     if (lent || grow) {
-      buf = Buffer.allocUnsafe(grow ? Math.min(buf.length * 2, maxSize) : buf.length);
+      buf = Buffer.allocUnsafeSlow(grow ? Math.min(buf.length * 2, maxSize) : buf.length);
       lent = false;
       grow = false;
     }
