@@ -24,7 +24,7 @@ import { formatOpenSshPrivateKey } from '../ssh/private-key.ts';
 import { SshWriter } from '../ssh/wire.ts';
 import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, SSH2_PATCHED_VERSION, ssh2ExtensionProblem, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
 import { GATEWAY_ALGORITHMS } from './algorithms.ts';
-import { packet } from '../../test/harness/raw-ssh.ts';
+import { onServerStream, packet } from '../../test/harness/raw-ssh.ts';
 
 const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -223,23 +223,9 @@ async function rawMlkemInit(port: number, clientPublic: Buffer): Promise<{ types
   socket.on('error', () => {});
   const types: number[] = [];
   let reason: number | undefined;
-  let buf = Buffer.alloc(0);
-  let identSeen = false;
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    if (!identSeen) {
-      const nl = buf.indexOf('\r\n');
-      if (nl < 0) return;
-      identSeen = true;
-      buf = buf.subarray(nl + 2);
-    }
-    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-      const len = buf.readUInt32BE(0);
-      const payload = buf.subarray(5, 4 + len - buf[4]!);
-      types.push(payload[0]!);
-      if (payload[0] === 1) reason = payload.readUInt32BE(1);
-      buf = buf.subarray(4 + len);
-    }
+  onServerStream(socket, (payload) => {
+    types.push(payload[0]!);
+    if (payload[0] === 1) reason = payload.readUInt32BE(1);
   });
   socket.write(Buffer.concat([Buffer.from('SSH-2.0-Probe\r\n'), packet(kexinit), packet(init)]));
   await new Promise<void>((resolve) => {
@@ -285,20 +271,11 @@ async function serverKexinitAfter(port: number, first: Buffer, limitMs: number):
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   const t0 = performance.now();
   socket.write(first);
-  let buf = Buffer.alloc(0);
-  let identSeen = false;
   try {
     return await new Promise<number | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), limitMs);
-      socket.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        if (!identSeen) {
-          const nl = buf.indexOf('\r\n');
-          if (nl < 0) return;
-          identSeen = true;
-          buf = buf.subarray(nl + 2);
-        }
-        if (buf.length >= 6 && buf[5] === 20) {
+      onServerStream(socket, (payload) => {
+        if (payload[0] === 20) {
           clearTimeout(timer);
           resolve(performance.now() - t0);
         }

@@ -10,3 +10,27 @@ export function packet(payload: Buffer): Buffer {
   payload.copy(out, 5);
   return out;
 }
+
+/**
+ * Parses what a server sends on `socket` before encryption starts: its identification line (given to
+ * `onIdent`), then binary packets, each payload (a copy) given to `onPacket`.
+ */
+export function onServerStream(socket: { on(event: 'data', fn: (d: Buffer) => void): unknown }, onPacket: (payload: Buffer) => void, onIdent?: (ident: string) => void): void {
+  let buf = Buffer.alloc(0);
+  let identDone = false;
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    if (!identDone) {
+      const nl = buf.indexOf('\r\n');
+      if (nl < 0) return;
+      identDone = true;
+      onIdent?.(buf.subarray(0, nl).toString('latin1'));
+      buf = buf.subarray(nl + 2);
+    }
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const len = buf.readUInt32BE(0);
+      onPacket(Buffer.from(buf.subarray(5, 4 + len - buf[4]!)));
+      buf = buf.subarray(4 + len);
+    }
+  });
+}

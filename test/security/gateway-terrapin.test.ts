@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { SshReader, SshWriter } from '../../src/ssh/wire.ts';
 import { GATEWAY_ALGORITHMS } from '../../src/gateway/algorithms.ts';
 import { sshF, startTestGateway, writeSshConfig, type TestGateway, type UserKey } from '../harness/gateway.ts';
-import { packet } from '../harness/raw-ssh.ts';
+import { onServerStream, packet } from '../harness/raw-ssh.ts';
 
 let gw: TestGateway;
 let alice: UserKey;
@@ -52,30 +52,12 @@ interface RawSession {
 function raw(): RawSession {
   const socket = connect({ host: gw.host, port: gw.port });
   const packets: Buffer[] = [];
-  let buf = Buffer.alloc(0);
-  let identDone = false;
   let resolveIdent: (s: string) => void;
   const ident = new Promise<string>((r) => (resolveIdent = r));
   const started = Date.now();
   const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - started)));
   socket.on('error', () => {});
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    if (!identDone) {
-      const nl = buf.indexOf('\r\n');
-      if (nl < 0) return;
-      identDone = true;
-      resolveIdent(buf.subarray(0, nl).toString('latin1'));
-      buf = buf.subarray(nl + 2);
-    }
-    while (buf.length >= 4) {
-      const len = buf.readUInt32BE(0);
-      if (buf.length < 4 + len) break;
-      const pad = buf[4]!;
-      packets.push(Buffer.from(buf.subarray(5, 4 + len - pad)));
-      buf = buf.subarray(4 + len);
-    }
-  });
+  onServerStream(socket, (payload) => packets.push(payload), (line) => resolveIdent(line));
   return { socket, ident, packets, closed };
 }
 
