@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { readIntoFixedBuffer } from './fixed-read-buffer.ts';
+import { readIntoFixedBuffer, SHRINK_AFTER_QUIET_MS } from './fixed-read-buffer.ts';
 
 interface Pair {
   server: Server;
@@ -105,24 +105,40 @@ test('a lent chunk is not overwritten: the next read goes into a new buffer', as
   }
 });
 
-test('with a larger maximum, a buffer that reads fill doubles up to it', async () => {
+test('with a larger maximum, a buffer that reads fill doubles up to it, and shrinks back once reads are small', async () => {
   const p = await pair();
   try {
-    const sizes = new Set<number>();
+    const sizes: number[] = [];
     let received = 0;
     const reader = readIntoFixedBuffer(p.accepted, (chunk) => {
       received += chunk.length;
-      sizes.add(chunk.buffer.byteLength);
+      sizes.push(chunk.buffer.byteLength);
     }, 16 * 1024, 128 * 1024);
     assert.ok(reader);
-    const ended = new Promise<void>((r) => p.accepted.once('end', r));
     p.accepted.resume();
-    sendAll(p.client, randomBytes(16 * 1024 * 1024));
-    await ended;
-    assert.equal(received, 16 * 1024 * 1024);
-    assert.ok(sizes.has(16 * 1024), 'started at the first size');
-    assert.ok(sizes.has(128 * 1024), `grew to the maximum (saw ${[...sizes].join(', ')})`);
-    assert.ok([...sizes].every((s) => s <= 128 * 1024), 'never beyond it');
+    const bulk = 16 * 1024 * 1024;
+    for (let i = 0; i < bulk; i += 64 * 1024) p.client.write(randomBytes(64 * 1024));
+    for (let i = 0; i < 500 && received < bulk; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(received, bulk);
+    assert.equal(sizes[0], 16 * 1024, 'started at the first size');
+    assert.ok(sizes.includes(128 * 1024), `grew to the maximum (saw ${[...new Set(sizes)].join(', ')})`);
+    assert.ok(sizes.every((s) => s <= 128 * 1024), 'never beyond it');
+    // A small read right after the bulk keeps the large buffer (bulk transfers have small reads too)…
+    for (let i = 0; i < 2; i++) {
+      p.client.write(Buffer.alloc(100, 9));
+      const before = received;
+      for (let j = 0; j < 100 && received === before; j++) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(sizes.at(-1), 128 * 1024, 'no shrinking in the middle of a transfer');
+    // …but once the tunnel has been quiet for SHRINK_AFTER_QUIET_MS, the next small read shrinks it.
+    await new Promise((r) => setTimeout(r, SHRINK_AFTER_QUIET_MS + 100));
+    for (let i = 0; i < 3; i++) {
+      p.client.write(Buffer.alloc(100, i));
+      const before = received;
+      for (let j = 0; j < 100 && received === before; j++) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(received, bulk + 500);
+    assert.equal(sizes.at(-1), 16 * 1024, `back to the first size after small reads (last sizes ${sizes.slice(-4).join(', ')})`);
   } finally {
     await p.close();
   }

@@ -19,6 +19,9 @@ import type { Socket } from 'node:net';
 /** Bytes per read: big enough to take several 32 KiB SSH packets from a busy socket in one call. */
 export const FIXED_READ_BUFFER_SIZE = 256 * 1024;
 
+/** A grown buffer goes back to its first size at a small read this long after the last large one. */
+export const SHRINK_AFTER_QUIET_MS = 2000;
+
 export interface FixedReadBuffer {
   /** Whether `view` points into the buffer reads currently go to. */
   isBorrowed(view: Uint8Array): boolean;
@@ -44,9 +47,11 @@ function userBufferFields(socket: Socket): Record<(typeof FIELD_NAMES)[number], 
 /**
  * Switches `socket` to reading into a reused buffer of `size` bytes; each read calls `onChunk` instead
  * of emitting 'data' ('end', 'close' and pause()/resume() work as before). With `maxSize` above `size`
- * the buffer doubles, up to `maxSize`, whenever a read fills it: a quiet connection keeps a small
- * buffer, a bulk transfer gets large reads. Returns undefined, changing nothing, when this Node does
- * not have the internals it needs.
+ * the buffer doubles, up to `maxSize`, whenever a read fills it, and goes back to `size` at a small
+ * read (a quarter of `size` or less) once no large one has come for SHRINK_AFTER_QUIET_MS: a bulk
+ * transfer gets large reads, and a tunnel that has gone quiet after one does not keep a large buffer
+ * (10,000 of them would hold 2.5 GiB). Returns undefined,
+ * changing nothing, when this Node does not have the internals it needs.
  */
 export function readIntoFixedBuffer(socket: Socket, onChunk: (chunk: Buffer) => void, size = FIXED_READ_BUFFER_SIZE, maxSize = size): FixedReadBuffer | undefined {
   // The socket's internal handle: not part of Node's typings.
@@ -57,18 +62,26 @@ export function readIntoFixedBuffer(socket: Socket, onChunk: (chunk: Buffer) => 
   // allocUnsafeSlow: never a slice of Node's shared pool, so that `.buffer` identifies this buffer alone.
   let buf = Buffer.allocUnsafeSlow(size);
   let lent = false;
-  let grow = false;
+  let next = size; // the size of the next buffer, when it differs from the current one's
+  let lastLargeRead = 0;
   const fieldsOf = socket as unknown as Record<symbol, unknown>;
   fieldsOf[fields.kBufferCb] = (nread: number, b: Buffer) => {
-    if (nread === b.length && b.length < maxSize) grow = true;
+    next = b.length;
+    if (nread > size / 4) {
+      lastLargeRead = performance.now();
+      if (nread === b.length && b.length < maxSize) next = Math.min(b.length * 2, maxSize);
+    } else if (b.length > size && performance.now() - lastLargeRead > SHRINK_AFTER_QUIET_MS) {
+      // Not on the first small read: a bulk transfer has small reads too, and re-allocating on each
+      // cost a quarter more CPU per GiB relayed.
+      next = size;
+    }
     onChunk(b.subarray(0, nread));
   };
   // Called by Node after every read; its result is where the next read goes.
   fieldsOf[fields.kBufferGen] = () => {
-    if (lent || grow) {
-      buf = Buffer.allocUnsafeSlow(grow ? Math.min(buf.length * 2, maxSize) : buf.length);
+    if (lent || next !== buf.length) {
+      buf = Buffer.allocUnsafeSlow(next);
       lent = false;
-      grow = false;
     }
     return buf;
   };
