@@ -43,3 +43,9 @@ test('invalid limits and database URLs are refused', () => {
   assert.throws(() => loadConfig({ env: { AIRLOCK_DATABASE_URL: 'mysql://x' } }), (e) => isAirlockError(e, 'config'));
   assert.throws(() => loadConfig({ env: { AIRLOCK_CERT_TTL: '10s' } }), (e) => isAirlockError(e, 'config'));
 });
+
+test('trusted proxies: a CIDR list, empty by default, bad entries refused with the variable named', () => {
+  assert.deepEqual(loadConfig({ env: {} }).trustedProxies, []);
+  assert.deepEqual(loadConfig({ env: { AIRLOCK_TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.2,fd00::/8' } }).trustedProxies, ['10.0.0.0/8', '127.0.0.2', 'fd00::/8']);
+  assert.throws(() => loadConfig({ env: { AIRLOCK_TRUSTED_PROXIES: '10.0.0.0/33' } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_TRUSTED_PROXIES/.test(e.message));
+});

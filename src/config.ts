@@ -41,6 +41,12 @@ export interface Config {
   browserLoginTtlMs: number;
   /** Lifetime of a web session (the sign-in that approves logins). */
   webSessionTtlMs: number;
+  /**
+   * Reverse proxies and load balancers whose word on the client's address is believed
+   * (`AIRLOCK_TRUSTED_PROXIES`, CIDRs): `Forwarded` / `X-Forwarded-For` on HTTP and the PROXY protocol on
+   * SSH are honoured only from these peers. Empty (the default) = the socket's peer is the client.
+   */
+  trustedProxies: string[];
 }
 
 /** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
@@ -85,7 +91,7 @@ const FILE_KEYS = [
   'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
   'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
   'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt',
-  'browser_login_ttl', 'web_session_ttl', ...OIDC_FILE_KEYS,
+  'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', ...OIDC_FILE_KEYS,
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
 
@@ -164,6 +170,19 @@ function parseSshPublic(text: string): { host: string; port: number | undefined 
   return { host: bare, port: undefined };
 }
 
+/** A comma-separated CIDR list; each entry must parse. */
+function cidrList(text: string | undefined, what: string): string[] {
+  const list = (text ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  for (const c of list) {
+    try {
+      parseCidr(c);
+    } catch (cause) {
+      throw new AirlockError('config', `Invalid CIDR "${c.slice(0, 64)}" in ${what}: use forms like 10.0.0.0/8, 192.0.2.7 or fd00::/8.`, { cause });
+    }
+  }
+  return list;
+}
+
 function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.ProcessEnv): GatewayConfig {
   const authChains: AuthChainPolicy = {
     defaults: parseChains(pick('gateway_auth') ?? 'certificate', 'AIRLOCK_GATEWAY_AUTH'),
@@ -174,14 +193,7 @@ function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.P
   if (browserPrompt !== 'enter' && browserPrompt !== 'none') throw new AirlockError('config', `AIRLOCK_GATEWAY_BROWSER_PROMPT must be enter or none, not "${browserPrompt.slice(0, 20)}".`);
   const loginGraceMs = parseDuration(pick('gateway_login_grace') ?? '30s', 'gateway login grace time (AIRLOCK_GATEWAY_LOGIN_GRACE)');
   if (loginGraceMs < 1000 || loginGraceMs > 600_000) throw new AirlockError('config', 'The gateway login grace time must be between 1 second and 10 minutes.');
-  const exempt = (pick('gateway_penalty_exempt') ?? '').split(',').map((c) => c.trim()).filter(Boolean);
-  for (const c of exempt) {
-    try {
-      parseCidr(c);
-    } catch (cause) {
-      throw new AirlockError('config', `Invalid CIDR "${c}" in AIRLOCK_GATEWAY_PENALTY_EXEMPT.`, { cause });
-    }
-  }
+  const exempt = cidrList(pick('gateway_penalty_exempt'), 'AIRLOCK_GATEWAY_PENALTY_EXEMPT');
   const rekeyBytes = parseByteSize(pick('gateway_rekey_bytes') ?? '1G', 'rekey limit (AIRLOCK_GATEWAY_REKEY_BYTES)');
   if (rekeyBytes < 16 * 1024) throw new AirlockError('config', 'The gateway rekey limit must be at least 16K.');
   const rekeyIntervalMs = parseDuration(pick('gateway_rekey_interval') ?? '1h', 'rekey interval (AIRLOCK_GATEWAY_REKEY_INTERVAL)');
@@ -254,5 +266,6 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     oidc: parseOidcSettings(pick, env),
     browserLoginTtlMs: boundedDuration(pick('browser_login_ttl') ?? '5m', 'browser login lifetime (AIRLOCK_BROWSER_LOGIN_TTL)', 30_000, 30 * 60_000),
     webSessionTtlMs: boundedDuration(pick('web_session_ttl') ?? '1h', 'web session lifetime (AIRLOCK_WEB_SESSION_TTL)', 60_000, 24 * 3_600_000),
+    trustedProxies: cidrList(pick('trusted_proxies'), 'AIRLOCK_TRUSTED_PROXIES'),
   };
 }
