@@ -8,13 +8,18 @@ import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { Auditor } from '../audit/auditor.ts';
 import type { CertificateRecord, Store, User } from '../store/repositories.ts';
-import { signCertificate, verifyCertificate, formatCertificate, type Certificate } from '../ssh/certificate.ts';
+import { signCertificate, formatCertificate, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
+import type { KeyObject } from 'node:crypto';
 import { formatPublicKey, assertAcceptableKey, type PublicKey } from '../ssh/keys.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { buildKrl } from '../ssh/krl.ts';
 import type { CaKeys } from './ca-keys.ts';
 import { planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
 import { KeyedMutex } from '../keyed-mutex.ts';
+import { assertIssuedAsPlanned } from './post-sign-check.ts';
+
+/** Signs certificate fields with a CA private key (signCertificate; tests inject faulty ones). */
+export type CertificateSigner = (fields: CertificateFields, caKey: KeyObject, comment?: string) => Certificate;
 
 export interface IssuedCertificate {
   serial: bigint;
@@ -43,6 +48,7 @@ export class CertificateAuthority {
   readonly #policy: IssuancePolicy;
   readonly #issuer: string;
   readonly #onRevocation: ((krl: Buffer) => void) | undefined;
+  readonly #sign: CertificateSigner;
   // Serialises issuance per user inside this process so that concurrent requests cannot both pass
   // the quota. Across replicas the window is one round-trip; the ledger still records every certificate.
   readonly #perUser = new KeyedMutex();
@@ -56,6 +62,8 @@ export class CertificateAuthority {
     policy: IssuancePolicy;
     issuer: string;
     onRevocation?: (krl: Buffer) => void;
+    /** The signer; signCertificate unless a test injects a faulty one to exercise the post-sign check. */
+    sign?: CertificateSigner;
   }) {
     this.#keys = deps.keys;
     this.#store = deps.store;
@@ -64,6 +72,7 @@ export class CertificateAuthority {
     this.#policy = deps.policy;
     this.#issuer = deps.issuer;
     this.#onRevocation = deps.onRevocation;
+    this.#sign = deps.sign ?? signCertificate;
   }
 
   /** The user CA's public key (what compute nodes put in TrustedUserCAKeys). */
@@ -104,22 +113,27 @@ export class CertificateAuthority {
         throw err;
       }
       const serial = randomSerial();
-      const certificate = signCertificate(
-        {
-          type: 'user',
-          publicKey: req.publicKey,
-          serial,
-          keyId: plan.keyId,
-          principals: plan.principals,
-          validAfter: toSeconds(plan.validAfterMs),
-          validBefore: toSeconds(plan.validBeforeMs),
-          criticalOptions: plan.criticalOptions,
-          extensions: plan.extensions,
-        },
-        this.#keys.user.privateKey,
-        `${req.user.name}@${this.#issuer}`,
-      );
-      this.#postSignCheck(certificate, 'user', plan.principals[0]!);
+      const fields: CertificateFields = {
+        type: 'user',
+        publicKey: req.publicKey,
+        serial,
+        keyId: plan.keyId,
+        principals: plan.principals,
+        validAfter: toSeconds(plan.validAfterMs),
+        validBefore: toSeconds(plan.validBeforeMs),
+        criticalOptions: plan.criticalOptions,
+        extensions: plan.extensions,
+      };
+      let certificate: Certificate;
+      try {
+        certificate = this.#postSignCheck(this.#sign(fields, this.#keys.user.privateKey, `${req.user.name}@${this.#issuer}`), fields);
+      } catch (err) {
+        await this.#audit.record({
+          type: 'cert.issue', outcome: 'failure', actor: req.user.name, clientAddress: req.clientAddress,
+          details: { reason: 'post_sign_check', field: err instanceof AirlockError ? err.details?.field ?? null : null, serial: serial.toString(), method: req.method },
+        });
+        throw err;
+      }
       const record: CertificateRecord = {
         serial,
         userId: req.user.id,
@@ -157,16 +171,12 @@ export class CertificateAuthority {
     const serial = randomSerial();
     const validAfterMs = Math.floor(now / 1000) * 1000 - 60_000;
     const validBeforeMs = Math.floor((now + req.ttlMs) / 1000) * 1000;
-    const certificate = signCertificate(
-      {
-        type: 'host', publicKey: req.publicKey, serial, keyId: `${this.#issuer}:host:${req.principals[0]!}`,
-        principals: req.principals, validAfter: toSeconds(validAfterMs), validBefore: toSeconds(validBeforeMs),
-        criticalOptions: {}, extensions: {},
-      },
-      this.#keys.host.privateKey,
-      req.principals[0],
-    );
-    this.#postSignCheck(certificate, 'host', req.principals[0]!);
+    const fields: CertificateFields = {
+      type: 'host', publicKey: req.publicKey, serial, keyId: `${this.#issuer}:host:${req.principals[0]!}`,
+      principals: req.principals, validAfter: toSeconds(validAfterMs), validBefore: toSeconds(validBeforeMs),
+      criticalOptions: {}, extensions: {},
+    };
+    const certificate = this.#postSignCheck(this.#sign(fields, this.#keys.host.privateKey, req.principals[0]), fields);
     const record: CertificateRecord = {
       serial, userId: '', userName: '', keyId: certificate.keyId, certType: 'host', principals: req.principals,
       publicKey: formatPublicKey(req.publicKey, ''), fingerprint: fingerprintSha256(req.publicKey.blob),
@@ -238,14 +248,13 @@ export class CertificateAuthority {
     this.#onRevocation?.(bytes);
   }
 
-  /** Refuses to hand out a certificate that does not verify as what we meant to issue (defence against signing bugs). */
-  #postSignCheck(cert: Certificate, type: 'user' | 'host', principal: string): void {
-    if (cert.keyId === '' || cert.serial === 0n || cert.validAfter >= cert.validBefore || cert.principals.length === 0) {
-      throw new AirlockError('internal', 'The CA produced an invalid certificate and withheld it.');
-    }
-    const key = type === 'user' ? this.#keys.user : this.#keys.host;
-    // source-address is checked where the client connects, not here: there is no client address to check.
-    verifyCertificate(cert, { trustedCaBlobs: [key.publicKey.blob], now: toSeconds(this.#clock.now()), type, principal, ignoreSourceAddress: true });
+  /**
+   * Refuses to hand out a certificate that is not exactly what was planned (defence against signing
+   * bugs; post-sign-check.ts compares every field). Returns the certificate as read back from its blob.
+   */
+  #postSignCheck(cert: Certificate, planned: CertificateFields): Certificate {
+    const key = planned.type === 'user' ? this.#keys.user : this.#keys.host;
+    return assertIssuedAsPlanned(cert, planned, key.publicKey, toSeconds(this.#clock.now()));
   }
 
   /** Principals a user would get, for display. */
