@@ -14,7 +14,7 @@ import { formatPublicKey, assertAcceptableKey, type PublicKey } from '../ssh/key
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { buildKrl } from '../ssh/krl.ts';
 import type { CaKeys } from './ca-keys.ts';
-import { planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
+import { checkDailyQuota, planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
 import { KeyedMutex } from '../keyed-mutex.ts';
 import { assertIssuedAsPlanned } from './post-sign-check.ts';
 
@@ -29,7 +29,6 @@ export interface IssuedCertificate {
   record: CertificateRecord;
 }
 
-const KRL_VERSION_KEY = 'krl_version';
 const HOST_PRINCIPAL = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$|^[0-9a-fA-F:.]+$/;
 
 /** A random serial in [1, 2^53): unique by construction with overwhelming probability, checked by the ledger's key. */
@@ -49,8 +48,8 @@ export class CertificateAuthority {
   readonly #issuer: string;
   readonly #onRevocation: ((krl: Buffer) => void) | undefined;
   readonly #sign: CertificateSigner;
-  // Serialises issuance per user inside this process so that concurrent requests cannot both pass
-  // the quota. Across replicas the window is one round-trip; the ledger still records every certificate.
+  // Serialises issuance per user inside this process, so that concurrent requests queue here rather
+  // than on the database; across replicas, insertWithinQuota's transaction keeps the quota exact.
   readonly #perUser = new KeyedMutex();
   #krlCache: { version: number; bytes: Buffer } | undefined;
 
@@ -106,10 +105,7 @@ export class CertificateAuthority {
           issuer: this.#issuer,
         });
       } catch (err) {
-        await this.#audit.record({
-          type: 'cert.issue', outcome: 'denied', actor: req.user.name, clientAddress: req.clientAddress,
-          details: { reason: err instanceof AirlockError ? err.code : 'internal', method: req.method, fingerprint: fingerprintSha256(req.publicKey.blob) },
-        });
+        await this.#auditDenied(req, err);
         throw err;
       }
       const serial = randomSerial();
@@ -151,12 +147,28 @@ export class CertificateAuthority {
         revokedAt: null,
         revokeReason: null,
       };
-      await this.#store.certificates.insert(record);
+      try {
+        // The quota is checked again where the certificate is stored, in one transaction holding the
+        // user's row lock: the check above is this process's view, replicas may have issued since.
+        await this.#store.certificates.insertWithinQuota(record, {
+          since: now - DAY_MS, limit: this.#policy.dailyLimit, check: (issuedAt) => checkDailyQuota(issuedAt, now, this.#policy.dailyLimit),
+        });
+      } catch (err) {
+        if (err instanceof AirlockError && err.code === 'quota_exceeded') await this.#auditDenied(req, err);
+        throw err;
+      }
       await this.#audit.record({
         type: 'cert.issue', outcome: 'success', actor: req.user.name, clientAddress: req.clientAddress,
         details: { serial: serial.toString(), fingerprint: record.fingerprint, valid_before: new Date(plan.validBeforeMs).toISOString(), method: req.method },
       });
       return { serial, certificate, line: formatCertificate(certificate), record };
+    });
+  }
+
+  async #auditDenied(req: { user: User; publicKey: PublicKey; method: string; clientAddress: string | null }, err: unknown): Promise<void> {
+    await this.#audit.record({
+      type: 'cert.issue', outcome: 'denied', actor: req.user.name, clientAddress: req.clientAddress,
+      details: { reason: err instanceof AirlockError ? err.code : 'internal', method: req.method, fingerprint: fingerprintSha256(req.publicKey.blob) },
     });
   }
 
@@ -197,8 +209,8 @@ export class CertificateAuthority {
     }
     if (rec.revokedAt !== null) return rec;
     const now = this.#clock.now();
-    await this.#store.certificates.revoke(serial, now, opts.reason ?? 'revoked');
-    await this.#afterRevocation();
+    // Revocation and KRL version change are one transaction in the store; false means another caller revoked it first.
+    if (await this.#store.certificates.revoke(serial, now, opts.reason ?? 'revoked')) await this.#afterRevocation();
     await this.#audit.record({ type: 'cert.revoke', outcome: 'success', actor: opts.actor, clientAddress: opts.clientAddress ?? null, details: { serial: serial.toString(), owner: rec.userName } });
     return { ...rec, revokedAt: now, revokeReason: opts.reason ?? 'revoked' };
   }
@@ -213,7 +225,7 @@ export class CertificateAuthority {
 
   /** The current KRL: every revoked, unexpired certificate serial of both CAs. Rebuilt when the revocation version changes. */
   async krl(): Promise<Buffer> {
-    const version = Number((await this.#store.settings.get(KRL_VERSION_KEY)) ?? '0');
+    const version = await this.#store.certificates.krlVersion();
     if (this.#krlCache?.version === version) return this.#krlCache.bytes;
     const now = this.#clock.now();
     const revoked = await this.#store.certificates.listAll();
@@ -239,11 +251,11 @@ export class CertificateAuthority {
 
   /** The KRL version: increases with every revocation, so that nodes can tell a fresh list from a stale one. */
   async krlVersion(): Promise<number> {
-    return Number((await this.#store.settings.get(KRL_VERSION_KEY)) ?? '0');
+    return this.#store.certificates.krlVersion();
   }
 
+  /** Publishes the KRL after a revocation (the store raised its version in the revocation's own transaction). */
   async #afterRevocation(): Promise<void> {
-    await this.#store.settings.increment(KRL_VERSION_KEY);
     const bytes = await this.krl();
     this.#onRevocation?.(bytes);
   }
