@@ -8,13 +8,18 @@ import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { Auditor } from '../audit/auditor.ts';
 import type { CertificateRecord, Store, User } from '../store/repositories.ts';
-import { signCertificate, verifyCertificate, formatCertificate, type Certificate } from '../ssh/certificate.ts';
+import { signCertificate, formatCertificate, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
+import type { KeyObject } from 'node:crypto';
 import { formatPublicKey, assertAcceptableKey, type PublicKey } from '../ssh/keys.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { buildKrl } from '../ssh/krl.ts';
 import type { CaKeys } from './ca-keys.ts';
-import { planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
+import { checkDailyQuota, planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
 import { KeyedMutex } from '../keyed-mutex.ts';
+import { assertIssuedAsPlanned } from './post-sign-check.ts';
+
+/** Signs certificate fields with a CA private key (signCertificate; tests inject faulty ones). */
+export type CertificateSigner = (fields: CertificateFields, caKey: KeyObject, comment?: string) => Certificate;
 
 export interface IssuedCertificate {
   serial: bigint;
@@ -24,7 +29,6 @@ export interface IssuedCertificate {
   record: CertificateRecord;
 }
 
-const KRL_VERSION_KEY = 'krl_version';
 const HOST_PRINCIPAL = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$|^[0-9a-fA-F:.]+$/;
 
 /** A random serial in [1, 2^53): unique by construction with overwhelming probability, checked by the ledger's key. */
@@ -43,8 +47,9 @@ export class CertificateAuthority {
   readonly #policy: IssuancePolicy;
   readonly #issuer: string;
   readonly #onRevocation: ((krl: Buffer) => void) | undefined;
-  // Serialises issuance per user inside this process so that concurrent requests cannot both pass
-  // the quota. Across replicas the window is one round-trip; the ledger still records every certificate.
+  readonly #sign: CertificateSigner;
+  // Serialises issuance per user inside this process, so that concurrent requests queue here rather
+  // than on the database; across replicas, insertWithinQuota's transaction keeps the quota exact.
   readonly #perUser = new KeyedMutex();
   #krlCache: { version: number; bytes: Buffer } | undefined;
 
@@ -56,6 +61,8 @@ export class CertificateAuthority {
     policy: IssuancePolicy;
     issuer: string;
     onRevocation?: (krl: Buffer) => void;
+    /** The signer; signCertificate unless a test injects a faulty one to exercise the post-sign check. */
+    sign?: CertificateSigner;
   }) {
     this.#keys = deps.keys;
     this.#store = deps.store;
@@ -64,6 +71,7 @@ export class CertificateAuthority {
     this.#policy = deps.policy;
     this.#issuer = deps.issuer;
     this.#onRevocation = deps.onRevocation;
+    this.#sign = deps.sign ?? signCertificate;
   }
 
   /** The user CA's public key (what compute nodes put in TrustedUserCAKeys). */
@@ -97,29 +105,31 @@ export class CertificateAuthority {
           issuer: this.#issuer,
         });
       } catch (err) {
-        await this.#audit.record({
-          type: 'cert.issue', outcome: 'denied', actor: req.user.name, clientAddress: req.clientAddress,
-          details: { reason: err instanceof AirlockError ? err.code : 'internal', method: req.method, fingerprint: fingerprintSha256(req.publicKey.blob) },
-        });
+        await this.#auditDenied(req, err);
         throw err;
       }
       const serial = randomSerial();
-      const certificate = signCertificate(
-        {
-          type: 'user',
-          publicKey: req.publicKey,
-          serial,
-          keyId: plan.keyId,
-          principals: plan.principals,
-          validAfter: toSeconds(plan.validAfterMs),
-          validBefore: toSeconds(plan.validBeforeMs),
-          criticalOptions: plan.criticalOptions,
-          extensions: plan.extensions,
-        },
-        this.#keys.user.privateKey,
-        `${req.user.name}@${this.#issuer}`,
-      );
-      this.#postSignCheck(certificate, 'user', plan.principals[0]!);
+      const fields: CertificateFields = {
+        type: 'user',
+        publicKey: req.publicKey,
+        serial,
+        keyId: plan.keyId,
+        principals: plan.principals,
+        validAfter: toSeconds(plan.validAfterMs),
+        validBefore: toSeconds(plan.validBeforeMs),
+        criticalOptions: plan.criticalOptions,
+        extensions: plan.extensions,
+      };
+      let certificate: Certificate;
+      try {
+        certificate = this.#postSignCheck(this.#sign(fields, this.#keys.user.privateKey, `${req.user.name}@${this.#issuer}`), fields);
+      } catch (err) {
+        await this.#audit.record({
+          type: 'cert.issue', outcome: 'failure', actor: req.user.name, clientAddress: req.clientAddress,
+          details: { reason: 'post_sign_check', field: err instanceof AirlockError ? err.details?.field ?? null : null, serial: serial.toString(), method: req.method },
+        });
+        throw err;
+      }
       const record: CertificateRecord = {
         serial,
         userId: req.user.id,
@@ -137,12 +147,28 @@ export class CertificateAuthority {
         revokedAt: null,
         revokeReason: null,
       };
-      await this.#store.certificates.insert(record);
+      try {
+        // The quota is checked again where the certificate is stored, in one transaction holding the
+        // user's row lock: the check above is this process's view, replicas may have issued since.
+        await this.#store.certificates.insertWithinQuota(record, {
+          since: now - DAY_MS, limit: this.#policy.dailyLimit, check: (issuedAt) => checkDailyQuota(issuedAt, now, this.#policy.dailyLimit),
+        });
+      } catch (err) {
+        if (err instanceof AirlockError && err.code === 'quota_exceeded') await this.#auditDenied(req, err);
+        throw err;
+      }
       await this.#audit.record({
         type: 'cert.issue', outcome: 'success', actor: req.user.name, clientAddress: req.clientAddress,
         details: { serial: serial.toString(), fingerprint: record.fingerprint, valid_before: new Date(plan.validBeforeMs).toISOString(), method: req.method },
       });
       return { serial, certificate, line: formatCertificate(certificate), record };
+    });
+  }
+
+  async #auditDenied(req: { user: User; publicKey: PublicKey; method: string; clientAddress: string | null }, err: unknown): Promise<void> {
+    await this.#audit.record({
+      type: 'cert.issue', outcome: 'denied', actor: req.user.name, clientAddress: req.clientAddress,
+      details: { reason: err instanceof AirlockError ? err.code : 'internal', method: req.method, fingerprint: fingerprintSha256(req.publicKey.blob) },
     });
   }
 
@@ -157,16 +183,12 @@ export class CertificateAuthority {
     const serial = randomSerial();
     const validAfterMs = Math.floor(now / 1000) * 1000 - 60_000;
     const validBeforeMs = Math.floor((now + req.ttlMs) / 1000) * 1000;
-    const certificate = signCertificate(
-      {
-        type: 'host', publicKey: req.publicKey, serial, keyId: `${this.#issuer}:host:${req.principals[0]!}`,
-        principals: req.principals, validAfter: toSeconds(validAfterMs), validBefore: toSeconds(validBeforeMs),
-        criticalOptions: {}, extensions: {},
-      },
-      this.#keys.host.privateKey,
-      req.principals[0],
-    );
-    this.#postSignCheck(certificate, 'host', req.principals[0]!);
+    const fields: CertificateFields = {
+      type: 'host', publicKey: req.publicKey, serial, keyId: `${this.#issuer}:host:${req.principals[0]!}`,
+      principals: req.principals, validAfter: toSeconds(validAfterMs), validBefore: toSeconds(validBeforeMs),
+      criticalOptions: {}, extensions: {},
+    };
+    const certificate = this.#postSignCheck(this.#sign(fields, this.#keys.host.privateKey, req.principals[0]), fields);
     const record: CertificateRecord = {
       serial, userId: '', userName: '', keyId: certificate.keyId, certType: 'host', principals: req.principals,
       publicKey: formatPublicKey(req.publicKey, ''), fingerprint: fingerprintSha256(req.publicKey.blob),
@@ -187,8 +209,8 @@ export class CertificateAuthority {
     }
     if (rec.revokedAt !== null) return rec;
     const now = this.#clock.now();
-    await this.#store.certificates.revoke(serial, now, opts.reason ?? 'revoked');
-    await this.#afterRevocation();
+    // Revocation and KRL version change are one transaction in the store; false means another caller revoked it first.
+    if (await this.#store.certificates.revoke(serial, now, opts.reason ?? 'revoked')) await this.#afterRevocation();
     await this.#audit.record({ type: 'cert.revoke', outcome: 'success', actor: opts.actor, clientAddress: opts.clientAddress ?? null, details: { serial: serial.toString(), owner: rec.userName } });
     return { ...rec, revokedAt: now, revokeReason: opts.reason ?? 'revoked' };
   }
@@ -203,7 +225,7 @@ export class CertificateAuthority {
 
   /** The current KRL: every revoked, unexpired certificate serial of both CAs. Rebuilt when the revocation version changes. */
   async krl(): Promise<Buffer> {
-    const version = Number((await this.#store.settings.get(KRL_VERSION_KEY)) ?? '0');
+    const version = await this.#store.certificates.krlVersion();
     if (this.#krlCache?.version === version) return this.#krlCache.bytes;
     const now = this.#clock.now();
     const revoked = await this.#store.certificates.listAll();
@@ -229,23 +251,22 @@ export class CertificateAuthority {
 
   /** The KRL version: increases with every revocation, so that nodes can tell a fresh list from a stale one. */
   async krlVersion(): Promise<number> {
-    return Number((await this.#store.settings.get(KRL_VERSION_KEY)) ?? '0');
+    return this.#store.certificates.krlVersion();
   }
 
+  /** Publishes the KRL after a revocation (the store raised its version in the revocation's own transaction). */
   async #afterRevocation(): Promise<void> {
-    await this.#store.settings.increment(KRL_VERSION_KEY);
     const bytes = await this.krl();
     this.#onRevocation?.(bytes);
   }
 
-  /** Refuses to hand out a certificate that does not verify as what we meant to issue (defence against signing bugs). */
-  #postSignCheck(cert: Certificate, type: 'user' | 'host', principal: string): void {
-    if (cert.keyId === '' || cert.serial === 0n || cert.validAfter >= cert.validBefore || cert.principals.length === 0) {
-      throw new AirlockError('internal', 'The CA produced an invalid certificate and withheld it.');
-    }
-    const key = type === 'user' ? this.#keys.user : this.#keys.host;
-    // source-address is checked where the client connects, not here: there is no client address to check.
-    verifyCertificate(cert, { trustedCaBlobs: [key.publicKey.blob], now: toSeconds(this.#clock.now()), type, principal, ignoreSourceAddress: true });
+  /**
+   * Refuses to hand out a certificate that is not exactly what was planned (defence against signing
+   * bugs; post-sign-check.ts compares every field). Returns the certificate as read back from its blob.
+   */
+  #postSignCheck(cert: Certificate, planned: CertificateFields): Certificate {
+    const key = planned.type === 'user' ? this.#keys.user : this.#keys.host;
+    return assertIssuedAsPlanned(cert, planned, key.publicKey, toSeconds(this.#clock.now()));
   }
 
   /** Principals a user would get, for display. */

@@ -42,8 +42,10 @@ export function principalsFor(user: Pick<User, 'name' | 'extraPrincipals'>): str
 }
 
 /**
- * Checks the rolling 24-hour quota. `issuedAt` are issue times within the last 24 h, oldest first.
- * Returns nothing when another certificate may be issued now; otherwise throws with the next time.
+ * Checks the rolling 24-hour quota. `issuedAt` are issue times of the user's unrevoked certificates
+ * within the last 24 h, oldest first: a revoked certificate frees its slot (CSCS: "until at least one
+ * of these keys expires or keys are revoked"). Returns nothing when another certificate may be issued
+ * now; otherwise throws with the next time and the way to free a slot at once.
  */
 export function checkDailyQuota(issuedAt: number[], now: number, limit: number): void {
   const inWindow = issuedAt.filter((t) => t > now - DAY_MS).sort((a, b) => a - b);
@@ -51,7 +53,8 @@ export function checkDailyQuota(issuedAt: number[], now: number, limit: number):
   const nextAt = inWindow[inWindow.length - limit]! + DAY_MS;
   throw new AirlockError(
     'quota_exceeded',
-    `You have reached the limit of ${limit} certificates in 24 hours; the next one can be issued at ${new Date(nextAt).toISOString()}.`,
+    `You have reached the limit of ${limit} certificates in 24 hours; the next one can be issued at ${new Date(nextAt).toISOString()}, ` +
+      'or revoke one you no longer use (airlock certs list, then airlock certs revoke SERIAL) to free its slot now.',
     { details: { next_possible_at: new Date(nextAt).toISOString(), limit } },
   );
 }

@@ -18,6 +18,7 @@ import { isPortFree } from './local-ports.ts';
 import { fetchCaKeys, fetchGatewayInfo, fetchTargets, preferredLocalPort, type GatewayInfo, type TargetInfo } from './platform-info.ts';
 import { GATEWAY_ALIAS, hostBlocks, knownHostsHost, sshConfigPaths } from './ssh-config.ts';
 import { analyseInclude } from './ssh-include.ts';
+import { certificateRevocation } from './revocation-status.ts';
 import { effectiveSshConfig, isRecentEnough, localSshVersion, MIN_OPENSSH } from './system-ssh.ts';
 
 export type CheckName =
@@ -211,7 +212,20 @@ export async function checkCertificate(ctx: DoctorContext): Promise<Finding[]> {
       }
     }
   }
-  if (out.length === 0) out.push(finding('certificate', 'ok', `Certificate ${cert.serial} for ${cert.principals.join(', ')} is valid until ${iso(before)} (${formatDuration(before - now)} left).`));
+  // Revocation: only for a certificate that is otherwise in force (the KRL lists unexpired ones only).
+  let unchecked: Finding | undefined;
+  if (ctx.session && before > now) {
+    const r = await certificateRevocation(ctx.session.server, cert);
+    if (r.state === 'revoked') {
+      out.push(finding('certificate', 'fail', `Your certificate ${cert.serial} has been revoked.`,
+        `The gateway and every node that reads the revocation list refuse it; signing in again issues a new one. ${denied}`, loginCommand(ctx)));
+    } else if (r.state === 'unknown') {
+      unchecked = finding('certificate', 'warn', `Whether your certificate ${cert.serial} has been revoked could not be checked (${r.reason}).`,
+        'If it was revoked, the gateway refuses it even though it has not expired.', 'Run airlock doctor again when the Airlock server is reachable.');
+    }
+  }
+  if (out.length === 0) out.push(finding('certificate', 'ok', `Certificate ${cert.serial} for ${cert.principals.join(', ')} is valid until ${iso(before)} (${formatDuration(before - now)} left)${ctx.session && !unchecked ? ' and not revoked' : ''}.`));
+  if (unchecked) out.push(unchecked);
   return out;
 }
 

@@ -44,7 +44,7 @@ export function registerDoctorCommand(program: Command): void {
     .option('--json', 'print the findings as JSON')
     .addHelpText('after', `
 Checks: the ssh client's version; ssh-agent (running, not too many keys); your sign-in and
-certificate (missing, expired, not yet valid, from another CA); the clock against the server's;
+certificate (missing, expired, not yet valid, revoked, from another CA); the clock against the server's;
 the gateway (reachable, host key as published and as in your known_hosts); the Include line in
 ~/.ssh/config (missing or shadowed) and what ssh really uses (ssh -G); local ports.
 Exits with 1 when a check fails; warnings alone exit with 0.

@@ -1,6 +1,7 @@
 /**
  * `airlock status`: what key and certificate this machine holds and whether they work right now —
- * the first FAQ answer of every platform ("permission denied" usually means an expired certificate).
+ * the first FAQ answer of every platform ("permission denied" usually means an expired certificate,
+ * or a revoked one: the server's revocation list is consulted, and when it cannot be, status says so).
  */
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -11,6 +12,7 @@ import { publicKeyFromKeyObject } from '../ssh/keys.ts';
 import { createPublicKey } from 'node:crypto';
 import { keyPaths, loadSession } from './client-state.ts';
 import { out, outJson } from './output.ts';
+import { certificateRevocation, REVOKED_FIX } from './revocation-status.ts';
 
 export interface LocalStatus {
   user: string | null;
@@ -22,18 +24,49 @@ export interface LocalStatus {
   valid_after: string | null;
   valid_before: string | null;
   remaining_seconds: number | null;
+  /** Whether the server's revocation list names the certificate; null when not checked. */
+  revoked: boolean | null;
+  /** Why revocation could not be checked (offline, not signed in); null when it was. */
+  revocation_unchecked: string | null;
   problems: string[];
 }
 
-/** Inspects the local key and certificate at `now`. */
+/** Inspects the local key and certificate at `now`, then asks the server whether the certificate is revoked. */
+export async function checkedStatus(now: number, keyName?: string): Promise<LocalStatus> {
+  const { st, cert } = inspect(now, keyName);
+  if (cert === undefined) return st;
+  if (st.server === null) {
+    st.revocation_unchecked = 'not signed in, so there is no server to ask';
+    return st;
+  }
+  if (Number(cert.validBefore) * 1000 <= now) {
+    // The KRL lists only unexpired certificates; an expired one is refused anyway.
+    st.revocation_unchecked = 'the certificate has expired';
+    return st;
+  }
+  const r = await certificateRevocation(st.server, cert);
+  if (r.state === 'unknown') {
+    st.revocation_unchecked = r.reason;
+  } else {
+    st.revoked = r.state === 'revoked';
+    if (st.revoked) st.problems.push(`the certificate ${cert.serial} has been revoked, so the gateway and the nodes refuse it: ${REVOKED_FIX}`);
+  }
+  return st;
+}
+
+/** Inspects the local key and certificate at `now` (no network). */
 export function localStatus(now: number, keyName?: string): LocalStatus {
+  return inspect(now, keyName).st;
+}
+
+function inspect(now: number, keyName?: string): { st: LocalStatus; cert: Certificate | undefined } {
   const session = loadSession();
   const paths = keyPaths(keyName);
   const keyPath = session?.key_path ?? paths.key;
   const certPath = session?.certificate_path ?? paths.cert;
   const st: LocalStatus = {
     user: session?.user ?? null, server: session?.server ?? null, key_path: keyPath, certificate_path: certPath,
-    serial: null, principals: [], valid_after: null, valid_before: null, remaining_seconds: null, problems: [],
+    serial: null, principals: [], valid_after: null, valid_before: null, remaining_seconds: null, revoked: null, revocation_unchecked: null, problems: [],
   };
   if (!session) st.problems.push('not signed in: run airlock login --server URL --user NAME');
   if (!existsSync(keyPath)) st.problems.push(`no key at ${keyPath}: run airlock login`);
@@ -67,7 +100,7 @@ export function localStatus(now: number, keyName?: string): LocalStatus {
       }
     }
   }
-  return st;
+  return { st, cert };
 }
 
 /** Registers `status`. */
@@ -77,9 +110,9 @@ export function registerStatusCommand(program: Command): void {
     .description('Show your key and certificate and whether they are usable now')
     .option('--json', 'print the result as JSON')
     .option('--key-name <name>', 'key name used at login', 'airlock')
-    .addHelpText('after', '\nExamples:\n  airlock status\n  airlock status --json | jq .valid_before')
-    .action((opts: { json?: boolean; keyName: string }) => {
-      const st = localStatus(Date.now(), opts.keyName);
+    .addHelpText('after', '\nExamples:\n  airlock status\n  airlock status --json | jq .valid_before\n\nRevocation is checked against the server revocation list; offline, status says that revocation could not be checked.')
+    .action(async (opts: { json?: boolean; keyName: string }) => {
+      const st = await checkedStatus(Date.now(), opts.keyName);
       if (opts.json) outJson(st);
       else {
         out(`User:         ${st.user ?? '-'}${st.server ? ` at ${st.server}` : ''}`);
@@ -89,8 +122,10 @@ export function registerStatusCommand(program: Command): void {
           out(`Serial:       ${st.serial}`);
           out(`Principals:   ${st.principals.join(', ')}`);
           out(`Valid:        ${st.valid_after} to ${st.valid_before}${st.remaining_seconds ? ` (${formatDuration(st.remaining_seconds * 1000)} left)` : ''}`);
+          out(`Revoked:      ${st.revoked === null ? `could not be checked (${st.revocation_unchecked ?? 'unknown reason'})` : st.revoked ? 'yes' : 'no'}`);
         }
-        out(st.problems.length === 0 ? 'Status:       OK' : `Problems:\n${st.problems.map((p) => `  - ${p}`).join('\n')}`);
+        if (st.problems.length > 0) out(`Problems:\n${st.problems.map((p) => `  - ${p}`).join('\n')}`);
+        else out(st.revoked === false ? 'Status:       OK' : 'Status:       OK here, but revocation could not be checked (see above); try again when the server is reachable');
       }
       if (st.problems.length > 0) process.exitCode = 1;
     });

@@ -17,6 +17,7 @@ import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { assertAcceptableKey, parsePublicKeyBlob, type PublicKey } from '../ssh/keys.ts';
 import { parseSignatureBlob, verifySsh } from '../ssh/signature.ts';
 import { verifyProcessedSignature } from './ssh2-signature.ts';
+import { certificatePermitsPortForwarding, certificateRestrictionProblem, GATEWAY_CRITICAL_OPTIONS } from './certificate-restrictions.ts';
 
 /** What ssh2's publickey auth context carries (see ssh2-signature.ts for the signature's form). */
 export interface PublicKeyAttempt {
@@ -51,6 +52,11 @@ export interface GatewayIdentity {
   browserApprovedAt?: number | null;
   /** How the user had signed in to the web page that approved it (password+totp, oidc). */
   browserMethod?: string;
+  /**
+   * Certificate logins: whether the certificate has permit-port-forwarding. Absent for plain keys and
+   * browser logins, which carry no such restriction; a certificate login without it is refused forwarding.
+   */
+  permitPortForwarding?: boolean;
 }
 
 /** Stable reason codes of a refused login (audit `reason`). */
@@ -67,6 +73,7 @@ export type AuthDenyReason =
   | 'weak_key'
   | 'bad_signature'
   | 'certificate_expired'
+  | 'force_command'
   | 'internal';
 
 export type AuthOutcome =
@@ -160,11 +167,14 @@ export class GatewayAuthenticator {
         type: 'user',
         principal: a.username,
         sourceAddress: a.clientAddress,
+        knownCriticalOptions: GATEWAY_CRITICAL_OPTIONS,
       });
     } catch (err) {
       if (isAirlockError(err)) return reject(m, 'invalid_certificate', err.message, extra);
       throw err;
     }
+    const restriction = certificateRestrictionProblem(cert);
+    if (restriction !== undefined) return reject(m, 'force_command', restriction, extra);
     const record = await this.#deps.store.certificates.bySerial(cert.serial);
     // A certificate signed by our CA but absent from the ledger means a lost ledger or a stolen CA key:
     // either way, nobody can revoke it, so it is refused.
@@ -190,7 +200,10 @@ export class GatewayAuthenticator {
     }
     return {
       kind: 'accept',
-      identity: { user, method: m, serial: cert.serial, keyId: cert.keyId, fingerprint, validBefore: Math.min(record.validBefore, Number(cert.validBefore) * 1000) },
+      identity: {
+        user, method: m, serial: cert.serial, keyId: cert.keyId, fingerprint, validBefore: Math.min(record.validBefore, Number(cert.validBefore) * 1000),
+        permitPortForwarding: certificatePermitsPortForwarding(cert),
+      },
     };
   }
 

@@ -28,6 +28,7 @@ import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
 import { parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
 import { hookConnection, OPEN_FAILURE, type ConnectionHooks } from './ssh2-internals.ts';
+import { forwardingRefusal } from './certificate-restrictions.ts';
 import { GatewayBrowserLogin, type BrowserAuthConnection, type CertificateIssuer, type KeyboardPrompter } from './browser-login.ts';
 import type { BrowserLogins } from '../identity/browser-login.ts';
 import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
@@ -552,6 +553,13 @@ class GatewayServer implements Gateway {
       release();
       hooks.rejectWith(reject, OPEN_FAILURE.prohibited, check.message);
       this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'direct-tcpip', ...requested, reason: check.reason } });
+      return;
+    }
+    const noForwarding = forwardingRefusal(conn.identity!);
+    if (noForwarding !== undefined) {
+      release();
+      hooks.rejectWith(reject, OPEN_FAILURE.prohibited, noForwarding);
+      this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'direct-tcpip', ...requested, reason: 'no_port_forwarding', message: noForwarding } });
       return;
     }
     let targets: Target[];

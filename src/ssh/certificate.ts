@@ -68,7 +68,7 @@ export interface VerifyCertificateOptions {
    */
   ignoreSourceAddress?: boolean;
   /** Critical options the caller enforces; default force-command and source-address. */
-  knownCriticalOptions?: string[];
+  knownCriticalOptions?: readonly string[];
 }
 
 export const CERT_TYPE_USER = 1;

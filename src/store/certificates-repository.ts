@@ -1,26 +1,78 @@
 /**
  * Issued certificates on Kysely. Serials are stored as decimal text so the whole uint64 range
- * survives both dialects; revocation is a conditional UPDATE, so a certificate is revoked once.
+ * survives both dialects; revocation is a conditional UPDATE, so a certificate is revoked once, and it
+ * raises the KRL version in the same transaction: no reader ever sees a revocation under the old
+ * version (a node that caches by version would keep a stale list) or a new version without it.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AirlockError } from '../errors.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import type { CertificateRecord, CertificateRepository } from './repositories.ts';
 import { fromSerial, toInt, toIntOrNull, toOneOf, toSerial, toStringArray } from './row-values.ts';
 import type { CertificatesTable, Database } from './schema.ts';
+import type { SqlDialect } from './database.ts';
 
 const CERT_TYPES = ['user', 'host'] as const;
 
+/** The settings key of the KRL version, raised with every revocation. */
+export const KRL_VERSION_SETTING = 'krl_version';
+
+/** Raises the KRL version inside `trx` (one atomic upsert) and returns the new value. */
+async function bumpKrlVersion(trx: Transaction<Database>): Promise<number> {
+  const row = await trx
+    .insertInto('settings')
+    .values({ key: KRL_VERSION_SETTING, value: '1' })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: sql<string>`cast(cast(settings.value as bigint) + 1 as text)` }))
+    .returning('value')
+    .executeTakeFirstOrThrow();
+  const value = Number(row.value);
+  if (!Number.isSafeInteger(value)) throw new AirlockError('internal', 'the KRL version is not an integer counter');
+  return value;
+}
+
+/** Issue times of a user's unrevoked user certificates issued at or after `since`, oldest first; with `limit`, the newest `limit`. */
+async function unrevokedIssuedSince(db: Kysely<Database> | Transaction<Database>, userId: string, since: number, limit?: number): Promise<number[]> {
+  // Newest first with a limit: the quota only needs the last `limit` issue times, and listing a
+  // day's worth for a heavy user would make every issuance slower than the last. Revoked
+  // certificates free their slot (CSCS: "until … keys are revoked").
+  let query = db
+    .selectFrom('certificates')
+    .select('issued_at')
+    .where('user_id', '=', userId)
+    .where('cert_type', '=', 'user')
+    .where('issued_at', '>=', since)
+    .where('revoked_at', 'is', null)
+    .orderBy('issued_at', 'desc');
+  if (limit !== undefined) query = query.limit(limit);
+  const rows = await query.execute();
+  return rows.map((row) => toInt(row.issued_at, 'certificates.issued_at')).reverse();
+}
+
 /** The certificate repository over a Kysely database. */
-export function certificatesRepository(db: Kysely<Database>): CertificateRepository {
+export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect): CertificateRepository {
+  const insertRow = async (q: Kysely<Database> | Transaction<Database>, record: CertificateRecord): Promise<void> => {
+    try {
+      await q.insertInto('certificates').values(fromRecord(record)).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AirlockError('conflict', `a certificate with serial ${record.serial} already exists`, { cause: err });
+      throw err;
+    }
+  };
   return {
     async insert(record: CertificateRecord): Promise<void> {
-      try {
-        await db.insertInto('certificates').values(fromRecord(record)).execute();
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new AirlockError('conflict', `a certificate with serial ${record.serial} already exists`, { cause: err });
-        throw err;
-      }
+      await insertRow(db, record);
+    },
+
+    async insertWithinQuota(record: CertificateRecord, quota: { since: number; limit: number; check: (issuedAt: number[]) => void }): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        // The user's row lock serialises the check-and-insert of every replica on PostgreSQL (READ
+        // COMMITTED would otherwise let two replicas count the same four certificates and both insert
+        // a fifth). SQLite has no row locks and needs none: one writer at a time, and Kysely's driver
+        // runs one transaction at a time on its single connection.
+        if (dialect === 'postgres') await trx.selectFrom('users').select('id').where('id', '=', record.userId).forUpdate().execute();
+        quota.check(await unrevokedIssuedSince(trx, record.userId, quota.since, quota.limit));
+        await insertRow(trx, record);
+      });
     },
 
     async bySerial(serial: bigint): Promise<CertificateRecord | undefined> {
@@ -48,41 +100,42 @@ export function certificatesRepository(db: Kysely<Database>): CertificateReposit
     },
 
     async issuedSince(userId: string, since: number, limit?: number): Promise<number[]> {
-      // Newest first with a limit: the quota only needs the last `limit` issue times, and listing a
-      // day's worth for a heavy user would make every issuance slower than the last.
-      let query = db
-        .selectFrom('certificates')
-        .select('issued_at')
-        .where('user_id', '=', userId)
-        .where('cert_type', '=', 'user')
-        .where('issued_at', '>=', since)
-        .orderBy('issued_at', 'desc');
-      if (limit !== undefined) query = query.limit(limit);
-      const rows = await query.execute();
-      return rows.map((row) => toInt(row.issued_at, 'certificates.issued_at')).reverse();
+      return unrevokedIssuedSince(db, userId, since, limit);
     },
 
     async revoke(serial: bigint, now: number, reason: string): Promise<boolean> {
-      const result = await db
-        .updateTable('certificates')
-        .set({ revoked_at: now, revoke_reason: reason })
-        .where('serial', '=', fromSerial(serial))
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      return result.numUpdatedRows === 1n;
+      return db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('certificates')
+          .set({ revoked_at: now, revoke_reason: reason })
+          .where('serial', '=', fromSerial(serial))
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (result.numUpdatedRows !== 1n) return false;
+        await bumpKrlVersion(trx);
+        return true;
+      });
     },
 
     async revokeAllOfUser(userId: string, now: number, reason: string): Promise<bigint[]> {
-      // One statement with RETURNING (SQLite ≥ 3.35, PostgreSQL): the serials reported are exactly
-      // the rows this call changed, even if another revocation runs at the same time.
-      const rows = await db
-        .updateTable('certificates')
-        .set({ revoked_at: now, revoke_reason: reason })
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .returning('serial')
-        .execute();
-      return sortSerials(rows.map((row) => toSerial(row.serial)));
+      return db.transaction().execute(async (trx) => {
+        // One statement with RETURNING (SQLite ≥ 3.35, PostgreSQL): the serials reported are exactly
+        // the rows this call changed, even if another revocation runs at the same time.
+        const rows = await trx
+          .updateTable('certificates')
+          .set({ revoked_at: now, revoke_reason: reason })
+          .where('user_id', '=', userId)
+          .where('revoked_at', 'is', null)
+          .returning('serial')
+          .execute();
+        if (rows.length > 0) await bumpKrlVersion(trx);
+        return sortSerials(rows.map((row) => toSerial(row.serial)));
+      });
+    },
+
+    async krlVersion(): Promise<number> {
+      const row = await db.selectFrom('settings').select('value').where('key', '=', KRL_VERSION_SETTING).executeTakeFirst();
+      return row === undefined ? 0 : Number(row.value);
     },
 
     async revokedSerials(now: number): Promise<bigint[]> {

@@ -39,7 +39,7 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect): Store {
     totpReplay: totpReplayRepository(db),
     throttle: throttleRepository(db),
     tokens: tokensRepository(db),
-    certificates: certificatesRepository(db),
+    certificates: certificatesRepository(db, dialect),
     settings: settingsRepository(db),
     audit: auditRepository(db),
     projects: projectsRepository(db),

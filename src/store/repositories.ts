@@ -117,12 +117,20 @@ export interface CertificateRepository {
   listByUser(userId: string): Promise<CertificateRecord[]>;
   /** All certificates, newest first, optionally only those not expired at `validAt` (valid_before > validAt). */
   listAll(options?: { validAt?: number }): Promise<CertificateRecord[]>;
-  /** Issue times of the user's user-certificates issued at or after `since`, oldest first (for the quota); with `limit`, only the newest `limit`. */
+  /**
+   * Stores an issued user certificate if the quota still allows it, atomically across replicas: in
+   * one transaction (holding the user's row lock on PostgreSQL) `check` gets what issuedSince would
+   * return and throws to refuse; nothing is stored then.
+   */
+  insertWithinQuota(record: CertificateRecord, quota: { since: number; limit: number; check: (issuedAt: number[]) => void }): Promise<void>;
+  /** Issue times of the user's unrevoked user-certificates issued at or after `since`, oldest first (for the quota: a revoked certificate frees its slot); with `limit`, only the newest `limit`. */
   issuedSince(userId: string, since: number, limit?: number): Promise<number[]>;
-  /** Marks one certificate revoked; returns false when unknown or already revoked. */
+  /** Marks one certificate revoked and raises the KRL version, in one transaction; returns false (and changes nothing) when unknown or already revoked. */
   revoke(serial: bigint, now: number, reason: string): Promise<boolean>;
-  /** Revokes every unrevoked certificate of a user; returns the serials revoked. */
+  /** Revokes every unrevoked certificate of a user and raises the KRL version if any was, in one transaction; returns the serials revoked. */
   revokeAllOfUser(userId: string, now: number, reason: string): Promise<bigint[]>;
+  /** The KRL version: 0 before the first revocation, then raised by every revoke/revokeAllOfUser that changed something. */
+  krlVersion(): Promise<number>;
   /** Serials of all revoked certificates that have not yet expired at `now` (what the KRL must list). */
   revokedSerials(now: number): Promise<bigint[]>;
 }

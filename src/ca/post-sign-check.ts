@@ -1,0 +1,63 @@
+/**
+ * The CA's post-sign check: the certificate that comes back from the signer is parsed from its
+ * signed bytes again and compared, field by field, with what the issuance policy planned — the shape
+ * of step-ca's post-sign validators (authority/provisioner/sign_ssh_options.go), extended to every
+ * field of PROTOCOL.certkeys. A signing bug, a library regression or a tampered signer therefore
+ * cannot hand out a certificate with one principal, option, extension or second more than planned.
+ * Pure: no I/O.
+ */
+import { AirlockError } from '../errors.ts';
+import { certTypeFor, parseCertificateBlob, verifyCertificate, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
+import type { PublicKey } from '../ssh/keys.ts';
+
+/** Shortest nonce accepted (PROTOCOL.certkeys: the nonce guards against hash collisions; OpenSSH uses 32 bytes). */
+const MIN_NONCE_BYTES = 16;
+
+/** The names of the fields the check compares, in wire order (also the `field` of its errors). */
+export const CHECKED_FIELDS = [
+  'cert_type', 'nonce', 'public_key', 'serial', 'type', 'key_id', 'principals', 'valid_after', 'valid_before',
+  'critical_options', 'extensions', 'signature_key', 'signature',
+] as const;
+export type CheckedField = (typeof CHECKED_FIELDS)[number];
+
+function sameOptions(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
+}
+
+function withheld(field: CheckedField, cause?: unknown): AirlockError {
+  return new AirlockError('internal', `The CA produced a certificate whose ${field.replace('_', ' ')} differs from what it planned, and withheld it; report this to the operators.`, {
+    details: { field },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/**
+ * Re-reads `issued` from its blob and returns it when every field equals `planned`, the nonce is not
+ * empty, the signing key is `caKey` and the signature verifies; otherwise throws AirlockError('internal')
+ * naming the first field that differs. `now` (seconds) is when the certificate must be valid.
+ */
+export function assertIssuedAsPlanned(issued: Certificate, planned: CertificateFields, caKey: PublicKey, now: bigint): Certificate {
+  // The blob is what is signed and handed out; the object's other fields may say anything.
+  const c = parseCertificateBlob(issued.blob);
+  if (c.certType !== certTypeFor(planned.publicKey.type)) throw withheld('cert_type');
+  if (c.nonce === undefined || c.nonce.length < MIN_NONCE_BYTES) throw withheld('nonce');
+  if (!c.publicKey.blob.equals(planned.publicKey.blob)) throw withheld('public_key');
+  if (c.serial !== planned.serial || c.serial === 0n) throw withheld('serial');
+  if (c.type !== planned.type) throw withheld('type');
+  if (c.keyId !== planned.keyId || c.keyId === '') throw withheld('key_id');
+  if (c.principals.length === 0 || c.principals.length !== planned.principals.length || c.principals.some((p, i) => p !== planned.principals[i])) throw withheld('principals');
+  if (c.validAfter !== planned.validAfter) throw withheld('valid_after');
+  if (c.validBefore !== planned.validBefore || c.validBefore <= c.validAfter) throw withheld('valid_before');
+  if (!sameOptions(c.criticalOptions, planned.criticalOptions)) throw withheld('critical_options');
+  if (!sameOptions(c.extensions, planned.extensions)) throw withheld('extensions');
+  if (!c.signatureKey.blob.equals(caKey.blob)) throw withheld('signature_key');
+  try {
+    // source-address is checked where the client connects: there is no client address here.
+    verifyCertificate(c, { trustedCaBlobs: [caKey.blob], now, type: planned.type, principal: planned.principals[0]!, ignoreSourceAddress: true });
+  } catch (err) {
+    throw withheld('signature', err);
+  }
+  return { ...c, comment: issued.comment };
+}
