@@ -47,6 +47,8 @@ export interface Config {
    * SSH are honoured only from these peers. Empty (the default) = the socket's peer is the client.
    */
   trustedProxies: string[];
+  /** Client addresses that may read `/metrics` (`AIRLOCK_METRICS_ALLOW`, CIDRs; default loopback only). */
+  metricsAllow: string[];
 }
 
 /** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
@@ -91,7 +93,7 @@ const FILE_KEYS = [
   'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
   'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
   'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt',
-  'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', ...OIDC_FILE_KEYS,
+  'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', 'metrics_allow', ...OIDC_FILE_KEYS,
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
 
@@ -267,5 +269,6 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     browserLoginTtlMs: boundedDuration(pick('browser_login_ttl') ?? '5m', 'browser login lifetime (AIRLOCK_BROWSER_LOGIN_TTL)', 30_000, 30 * 60_000),
     webSessionTtlMs: boundedDuration(pick('web_session_ttl') ?? '1h', 'web session lifetime (AIRLOCK_WEB_SESSION_TTL)', 60_000, 24 * 3_600_000),
     trustedProxies: cidrList(pick('trusted_proxies'), 'AIRLOCK_TRUSTED_PROXIES'),
+    metricsAllow: cidrList(pick('metrics_allow') ?? '127.0.0.0/8,::1/128', 'AIRLOCK_METRICS_ALLOW'),
   };
 }

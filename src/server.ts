@@ -11,7 +11,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createStore } from './store/kysely-store.ts';
-import type { Store } from './store/repositories.ts';
+import type { AuditEvent, Store } from './store/repositories.ts';
 import { loadCaKeys, type CaKeys } from './ca/ca-keys.ts';
 import { CertificateAuthority } from './ca/authority.ts';
 import { createAuditor, type Auditor } from './audit/auditor.ts';
@@ -26,6 +26,13 @@ import { createLogger, stderrSink } from './log.ts';
 import { startGateway, type Gateway } from './gateway/gateway.ts';
 import { formatEndpoint, loadOrCreateHostKey } from './gateway/host-key.ts';
 import { defaultHostNames, GatewayHostCertificate } from './gateway/host-certificate.ts';
+import { ServiceMetrics } from './ops/metrics.ts';
+import type { ReadinessCheck, ReadinessReport } from './http/ops-routes.ts';
+import { cidrListContains, parseCidr } from './ssh/cidr.ts';
+import { canonicalClientAddress } from './policy/forward.ts';
+
+/** A readiness check that takes longer than this fails (a load balancer would rather move on). */
+const READINESS_TIMEOUT_MS = 2000;
 
 export interface Core {
   config: Config;
@@ -44,7 +51,7 @@ export interface Core {
 }
 
 /** Opens the data directory, the store and the CA keys, and builds the cores. */
-export async function openCore(config: Config, opts: { clock?: Clock; log?: ((line: string) => void) | null } = {}): Promise<Core> {
+export async function openCore(config: Config, opts: { clock?: Clock; log?: ((line: string) => void) | null; observeAudit?: (event: AuditEvent) => void } = {}): Promise<Core> {
   const clock = opts.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await createStore({ url: config.databaseUrl, dataDir: config.dataDir });
@@ -55,7 +62,7 @@ export async function openCore(config: Config, opts: { clock?: Clock; log?: ((li
     await store.close();
     throw err;
   }
-  const audit = createAuditor({ repository: store.audit, clock, log: opts.log });
+  const audit = createAuditor({ repository: store.audit, clock, log: opts.log, ...(opts.observeAudit ? { observe: opts.observeAudit } : {}) });
   const krlPath = join(config.dataDir, 'revoked.krl');
   const ca = new CertificateAuthority({
     keys, store, clock, audit,
@@ -80,6 +87,10 @@ export interface RunningServer {
   gateway: Gateway;
   /** Browser login: login requests, web sessions, OIDC. */
   browserLogin: BrowserLoginServices;
+  /** The service's Prometheus metrics (`/metrics`). */
+  metrics: ServiceMetrics;
+  /** What `/readyz` answers. */
+  readiness(): Promise<ReadinessReport>;
   close(): Promise<void>;
 }
 
@@ -95,7 +106,11 @@ const hostForUrl = (host: string): string => (host.includes(':') ? `[${host}]` :
 
 /** Starts `airlock serve`: the SSH gateway and the HTTP API on the configured listeners. */
 export async function startServer(config: Config, opts: { clock?: Clock; log?: ((line: string) => void) | null } = {}): Promise<RunningServer> {
-  const core = await openCore(config, opts);
+  // Metrics read the gateway and the store at scrape time; both exist only after the steps below.
+  const parts: { gateway?: Gateway; store?: Store } = {};
+  const metrics = new ServiceMetrics({ gateway: () => parts.gateway?.stats() ?? null, pool: () => parts.store?.poolStats() ?? null });
+  const core = await openCore(config, { ...opts, observeAudit: (e) => metrics.observeAudit(e) });
+  parts.store = core.store;
   const logger = createLogger(opts.log === undefined ? stderrSink : opts.log);
   // Filled once HTTP listens: forwarding must never reach the service's own ports.
   const httpListeners: { address: string; port: number }[] = [];
@@ -127,7 +142,26 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     await core.close();
     throw err;
   }
+  parts.gateway = gateway;
+  const metricsAllow = config.metricsAllow.map((c) => parseCidr(c));
+  const readiness = async (): Promise<ReadinessReport> => {
+    const database = await withTimeout(core.store.ping(), READINESS_TIMEOUT_MS, 'the database did not answer');
+    const checks: Record<string, ReadinessCheck> = {
+      database,
+      ca_keys: core.ca.userCaKey && core.ca.hostCaKey ? { ok: true } : { ok: false, message: 'the CA keys are not loaded' },
+      ssh_listener: gateway.listening ? { ok: true } : { ok: false, message: 'the SSH gateway is not listening' },
+    };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  };
   const app = createHttpApp({
+    ops: {
+      metrics,
+      readiness,
+      metricsAllowed: (address) => {
+        const a = address === null ? undefined : canonicalClientAddress(address);
+        return a !== undefined && cidrListContains(metricsAllow, a);
+      },
+    },
     gatewayTrust: () => gateway.trust(),
     log: (msg, err) => logger.error(msg, err),
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
@@ -157,6 +191,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     sshEndpoint,
     gateway,
     browserLogin,
+    metrics,
+    readiness,
     async close() {
       await gateway.close();
       hostCertificate.stop();
@@ -168,4 +204,18 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       await core.close();
     },
   };
+}
+
+/** Resolves to a passing check when `p` settles in time, and to a failing one (with `message`) otherwise. */
+async function withTimeout(p: Promise<unknown>, ms: number, message: string): Promise<ReadinessCheck> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<ReadinessCheck>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, message: `${message} within ${ms} ms` }), ms);
+  });
+  try {
+    // The cause stays out of the answer: /readyz is public, and a driver's error can name hosts and users.
+    return await Promise.race([p.then(() => ({ ok: true }), () => ({ ok: false, message })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

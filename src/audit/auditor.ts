@@ -27,13 +27,18 @@ export function redact(details: Record<string, unknown>): Record<string, unknown
   return out;
 }
 
-/** An auditor that appends to the store and writes a JSON line through `log` (stderr by default). */
-export function createAuditor(deps: { repository: AuditRepository; clock: Clock; log?: ((line: string) => void) | null }): Auditor {
+/**
+ * An auditor that appends to the store and writes a JSON line through `log` (stderr by default);
+ * `observe` sees each stored event (the service's metrics).
+ */
+export function createAuditor(deps: { repository: AuditRepository; clock: Clock; log?: ((line: string) => void) | null; observe?: (event: AuditEvent) => void }): Auditor {
   const log = deps.log === undefined ? (line: string) => process.stderr.write(line + '\n') : deps.log;
   return {
     async record(input) {
       const event: AuditEvent = { ...input, at: input.at ?? deps.clock.now(), details: redact(input.details) };
       await deps.repository.append(event);
+      // Metrics count what was recorded (ops/metrics.ts); they never change what happens.
+      deps.observe?.(event);
       log?.(JSON.stringify({ level: 'info', msg: 'audit', time: new Date(event.at).toISOString(), ...event, details: event.details }));
     },
   };

@@ -31,6 +31,8 @@ The chosen addresses are also written to DATA_DIR/endpoints.json.`)
       const trust = server.gateway.trust();
       say(`  SSH gateway: ${server.sshEndpoint}${trust.endpoint !== server.sshEndpoint ? ` (public ${trust.endpoint})` : ''}, host key ${trust.fingerprint}`);
       if (config.gateway.allowLoopbackTargets) say('  WARNING: AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS is on; targets may be loopback addresses. For tests and demos only.');
+      const { ssh2NativeCryptoLoaded, SSH2_SETUP_COMMAND } = await import('../gateway/ssh2-extensions.ts');
+      if (!ssh2NativeCryptoLoaded()) say(`  WARNING: ssh2's native crypto is not built for Node ${process.versions.node}; the gateway runs on JavaScript crypto at about twice the CPU. Run once: ${SSH2_SETUP_COMMAND}`);
       say(`  Data:       ${config.dataDir} (${server.core.store.dialect === 'postgres' ? 'PostgreSQL' : 'SQLite'})`);
       say(`  User CA:    ${fingerprintSha256(server.core.ca.userCaKey.blob)}`);
       say(`  Host CA:    ${fingerprintSha256(server.core.ca.hostCaKey.blob)}`);

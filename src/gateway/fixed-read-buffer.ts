@@ -8,7 +8,11 @@
  * only sockets Node creates for `connect()` can ask for it; this switches an accepted socket into the
  * same mode by setting the three fields that option sets (Node's internal `kBuffer`, `kBufferCb`,
  * `kBufferGen`) and telling the handle to use the buffer. Node is pinned (package.json), and
- * fixed-read-buffer.test.ts fails if a Node upgrade moves these internals.
+ * fixed-read-buffer.test.ts fails if a Node upgrade moves these internals. A Node without them gets
+ * `undefined` here and the relay keeps Node's ordinary reads: slower, but with the same flow control
+ * and the same bytes (test/integration/gateway-relay-fallback.test.ts runs the relay's checks so).
+ * Security-relevant either way: the relay's flow control is what bounds the gateway's memory when a
+ * target stops reading (SECURITY.md).
  *
  * The contract with the consumer: a chunk is valid only until `onChunk` returns — the next read
  * overwrites it. A consumer that hands a view of it to something that outlives the call (a socket

@@ -92,6 +92,8 @@ export interface Gateway {
   readonly publicAddress: { host: string; port: number };
   trust(): GatewayTrust;
   stats(): GatewayStats;
+  /** Whether the SSH listener accepts connections (readiness). */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 
@@ -203,6 +205,10 @@ class GatewayServer implements Gateway {
 
   trust(): GatewayTrust {
     return gatewayTrust(this.#d.hostKey.publicKey, this.publicAddress);
+  }
+
+  get listening(): boolean {
+    return this.#net.listening;
   }
 
   stats(): GatewayStats {

@@ -9,11 +9,23 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from 'ssh2';
 import { AirlockError } from '../errors.ts';
 import { MLKEM768X25519_METHOD, MLKEM768X25519_SHA256, type ExternalKexMethod } from './kex-mlkem.ts';
 
 const require = createRequire(import.meta.url);
+
+/** The package's root: this file is src/gateway/ in a checkout and dist/gateway/ in an installed package. */
+const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The one command that builds ssh2's native crypto for this Node and applies Airlock's ssh2 patch, with
+ * this installation's absolute path. `npm ci` runs it as the postinstall script; npm skips install
+ * scripts it was not told to allow (npm 11 for `npm install -g` without `--allow-scripts`, or
+ * `--ignore-scripts`), and then the operator has to run it once by hand.
+ */
+export const SSH2_SETUP_COMMAND = `node ${JSON.stringify(join(PACKAGE_ROOT, 'scripts', 'rebuild-native.mjs'))}`;
 
 /** The ssh2 version the patch was written for; any other is refused. */
 export const SSH2_PATCHED_VERSION = '1.17.0';
@@ -79,12 +91,25 @@ export function ssh2ExtensionProblem(): string | undefined {
       return `cannot read node_modules/ssh2/${file}`;
     }
     if (!text.includes(marker)) {
-      return `node_modules/ssh2/${file} lacks Airlock's patch; run "node scripts/apply-patches.mjs" (npm ci runs it)`;
+      return `node_modules/ssh2/${file} lacks Airlock's patch (npm skipped the install scripts); run: ${SSH2_SETUP_COMMAND}`;
     }
   }
   const kex = require('ssh2/lib/protocol/kex.js') as PatchedKexModule;
   if (typeof kex.registerKeyExchange !== 'function') return 'ssh2 has no registerKeyExchange (patch not applied)';
   return undefined;
+}
+
+/**
+ * Whether ssh2's native crypto addon loads in this Node. Without it ssh2 falls back to JavaScript
+ * crypto: the gateway works, but chacha20-poly1305 costs it about 2.3 times the CPU.
+ */
+export function ssh2NativeCryptoLoaded(): boolean {
+  try {
+    require('ssh2/lib/protocol/crypto/build/Release/sshcrypto.node');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 let installed = false;

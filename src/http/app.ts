@@ -23,6 +23,7 @@ import type { Auditor } from '../audit/auditor.ts';
 import type { BrowserLoginServices } from '../identity/browser-login-services.ts';
 import { BROWSER_SESSION_SCOPE, deviceRoutes } from './device-routes.ts';
 import { webRoutes, type WebPasswordLogin } from './web/web-routes.ts';
+import { httpMetrics, opsRoutes, type OpsDeps } from './ops-routes.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
 export interface PasswordLogin {
@@ -45,6 +46,8 @@ export interface HttpDeps {
   /** The browser login (web pages, OIDC, device flow); absent = API only. */
   browserLogin?: BrowserLoginServices & { password: WebPasswordLogin; audit: Auditor };
   log?: (msg: string, err: unknown) => void;
+  /** `/healthz`, `/readyz` and `/metrics` (ops-routes.ts). */
+  ops?: OpsDeps;
 }
 
 type Env = { Variables: { user: User; tokenId: string; loginMethod: string } };
@@ -60,6 +63,7 @@ function parseSerial(text: string): bigint {
 export function createHttpApp(deps: HttpDeps): Hono<Env> {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
   const app = new Hono<Env>();
+  if (deps.ops?.metrics) app.use('*', httpMetrics(deps.ops.metrics));
   app.use('*', secureHeaders());
   app.use('/api/*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw new AirlockError('bad_request', `The request body is larger than ${MAX_BODY} bytes.`); } }));
   app.onError((err, c) => errorResponse(err, c, log));
@@ -82,7 +86,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     await next();
   };
 
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  opsRoutes(app, deps.ops ?? {});
 
   app.get('/api/v1/ca', (c) =>
     c.json({

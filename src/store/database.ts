@@ -30,6 +30,8 @@ export interface OpenDatabaseOptions {
 export interface OpenedDatabase {
   db: Kysely<Database>;
   dialect: SqlDialect;
+  /** PostgreSQL's connection pool (for its use in metrics); absent for SQLite. */
+  pool?: pg.Pool;
 }
 
 /** The SQLite file's name inside the data directory. */
@@ -41,7 +43,8 @@ const PG_INT8_OID = 20;
 export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenedDatabase> {
   const url = options.url === undefined || options.url.trim() === '' ? undefined : options.url.trim();
   if (url !== undefined && /^postgres(ql)?:\/\//i.test(url)) {
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(url) }) }), dialect: 'postgres' };
+    const pool = createPool(url);
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres', pool };
   }
   if (url === 'sqlite::memory:') {
     return { db: new Kysely<Database>({ dialect: nodeSqliteDialect(openSqlite(':memory:')) }), dialect: 'sqlite' };

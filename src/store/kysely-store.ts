@@ -1,5 +1,5 @@
 /** The Store on Kysely: opens the database, brings its schema up to date and wires the repositories. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { auditRepository } from './audit-repository.ts';
 import { browserLoginsRepository, externalIdentitiesRepository, oidcStatesRepository, webSessionsRepository } from './browser-login-repositories.ts';
 import { certificatesRepository } from './certificates-repository.ts';
@@ -19,21 +19,32 @@ import { usersRepository } from './users-repository.ts';
 
 /** Opens the database the options name, migrates it to the latest schema and returns the Store. */
 export async function createStore(options: OpenDatabaseOptions): Promise<Store> {
-  const { db, dialect } = await openDatabase(options);
+  const { db, dialect, pool } = await openDatabase(options);
   try {
     await migrateToLatest(db, dialect);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  return storeOn(db, dialect);
+  return storeOn(db, dialect, pool);
+}
+
+/** What the store reads of a connection pool (pg.Pool's counters). */
+interface PoolUse {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
 }
 
 /** The Store over an already opened and migrated database; `close()` destroys `db`. */
-export function storeOn(db: Kysely<Database>, dialect: SqlDialect): Store {
+export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUse): Store {
   let closing: Promise<void> | undefined;
   return {
     dialect,
+    async ping(): Promise<void> {
+      await sql`select 1`.execute(db);
+    },
+    poolStats: () => (pool === undefined ? null : { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     users: usersRepository(db),
     recoveryCodes: recoveryCodesRepository(db),
     totpReplay: totpReplayRepository(db),

@@ -320,6 +320,10 @@ export interface ExternalIdentityRepository {
 /** Everything persistent, behind one object; `close()` releases the connection pool. */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /** One trivial query: whether the database answers (readiness). */
+  ping(): Promise<void>;
+  /** The connection pool's use (PostgreSQL), or null (SQLite has one connection, no pool). */
+  poolStats(): { total: number; idle: number; waiting: number } | null;
   users: UserRepository;
   recoveryCodes: RecoveryCodeRepository;
   totpReplay: TotpReplayRepository;

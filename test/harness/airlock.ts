@@ -28,12 +28,15 @@ export interface RunningAirlock {
   admin(args: string[], opts?: { input?: string }): Promise<RunResult>;
 }
 
-/** Starts `airlock serve` with a data directory and environment overrides; waits for endpoints.json. */
-export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningAirlock> {
+/**
+ * Starts `airlock serve` with a data directory and environment overrides; waits for endpoints.json.
+ * `bin` runs another `airlock` executable (an installed package) instead of this checkout's.
+ */
+export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {}, bin: string = AIRLOCK_BIN): Promise<RunningAirlock> {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, AIRLOCK_HTTP_LISTEN: '127.0.0.1:0', AIRLOCK_SSH_LISTEN: '127.0.0.1:0', ...env };
   const endpointsFile = join(dataDir, 'endpoints.json');
   rmSync(endpointsFile, { force: true }); // a restart must not read the previous run's ports
-  const proc = startProcess(process.execPath, [AIRLOCK_BIN, 'serve', '--data-dir', dataDir], { env: fullEnv });
+  const proc = startProcess(process.execPath, [bin, 'serve', '--data-dir', dataDir], { env: fullEnv });
   let exited = false;
   proc.child.once('exit', () => (exited = true));
   const endpoints = await waitFor('airlock serve to write endpoints.json', () => {
@@ -53,6 +56,6 @@ export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {})
     env: fullEnv,
     logs: proc.output,
     stop: () => stopProcess(proc.child),
-    admin: (args, opts = {}) => airlock(['admin', '--data-dir', dataDir, ...args], { env: fullEnv, input: opts.input }),
+    admin: (args, opts = {}) => run(process.execPath, [bin, 'admin', '--data-dir', dataDir, ...args], { input: opts.input, env: fullEnv, timeoutMs: 60_000 }),
   };
 }
