@@ -15,6 +15,7 @@ import { buildKrl } from '../ssh/krl.ts';
 import type { CaKeys } from './ca-keys.ts';
 import { planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
 import { KeyedMutex } from '../keyed-mutex.ts';
+import { assertNoLoginNameConflict } from '../identity/user-names.ts';
 
 export interface IssuedCertificate {
   serial: bigint;
@@ -87,6 +88,9 @@ export class CertificateAuthority {
       const now = this.#clock.now();
       let plan;
       try {
+        // Two users whose names map to one target account (bob@uni.example, bob_uni.example) would
+        // both be let into it by sshd; whichever asks, neither gets a certificate until an operator fixes it.
+        await assertNoLoginNameConflict(req.user.name, (n) => this.#store.users.byName(n), req.user.id);
         plan = planUserCertificate({
           user: req.user,
           publicKey: req.publicKey,
