@@ -21,7 +21,7 @@ async function refusal(p: Promise<unknown>): Promise<AirlockError> {
   assert.fail('accepted');
 }
 
-test('user names: the portable Unix subset only', () => {
+test('local user names: the portable Unix subset only (e-mail style names: user-names.test.ts)', () => {
   for (const ok of ['alice', 'a', '_svc', 'first.last', 'user-1', 'x'.repeat(32)]) assert.doesNotThrow(() => checkUserName(ok), ok);
   for (const bad of ['', 'Alice', '1alice', '-alice', 'alice,root', 'alice root', 'alice\n', 'x'.repeat(33), 'ali*ce', 'älice']) {
     assert.throws(() => checkUserName(bad), (e) => e instanceof AirlockError && e.code === 'bad_request' && /not a valid user name/.test(e.message), JSON.stringify(bad));

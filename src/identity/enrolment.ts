@@ -16,6 +16,7 @@ import { newTotpSecret, totpUri } from './totp.ts';
 // whitespace specially, so a principal with either could name a different account.
 const PRINCIPAL = /^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,63}$/;
 
+// The user-name rules (local and e-mail style) live in user-names.ts; re-exported for existing callers.
 export { checkUserName };
 
 function checkPrincipal(p: string): void {
