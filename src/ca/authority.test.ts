@@ -107,6 +107,18 @@ test('host certificates: names checked, ssh-keygen reads a host certificate', as
   assert.match(ca.certAuthorityLine(), /^@cert-authority \* ssh-ed25519 AAAA\S+ airlock-host-ca$/);
 });
 
+test('two users whose names map to one target account get no certificate (bob@uni.example, bob_uni.example)', async () => {
+  // Created directly in the store, as a race between two first sign-ins could leave them.
+  const email = await store.users.create({ name: 'bob@uni.example', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, clock.now());
+  const issued = await ca.issueUserCertificate({ user: email, publicKey: newKey(), method: 'api', clientAddress: null });
+  assert.deepEqual(issued.certificate.principals, ['bob@uni.example', 'bob_uni.example']);
+  const local = await store.users.create({ name: 'bob_uni.example', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, clock.now());
+  for (const user of [email, local]) {
+    await assert.rejects(ca.issueUserCertificate({ user, publicKey: newKey(), method: 'api', clientAddress: null }), (e) => isAirlockError(e, 'conflict') && /would both log in to targets as bob_uni\.example/.test(e.message));
+  }
+  assert.equal((await store.audit.list({ type: 'cert.issue', actor: 'bob_uni.example' })).at(-1)?.outcome, 'denied');
+});
+
 test('the CA refuses to certify its own keys', async () => {
   await assert.rejects(ca.issueUserCertificate({ user: alice, publicKey: ca.userCaKey, method: 'api', clientAddress: null }), (e) => isAirlockError(e, 'invalid_key'));
 });

@@ -17,6 +17,7 @@ import type { CaKeys } from './ca-keys.ts';
 import { checkDailyQuota, planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
 import { KeyedMutex } from '../keyed-mutex.ts';
 import { assertIssuedAsPlanned } from './post-sign-check.ts';
+import { assertNoLoginNameConflict } from '../identity/user-names.ts';
 
 /** Signs certificate fields with a CA private key (signCertificate; tests inject faulty ones). */
 export type CertificateSigner = (fields: CertificateFields, caKey: KeyObject, comment?: string) => Certificate;
@@ -95,6 +96,9 @@ export class CertificateAuthority {
       const now = this.#clock.now();
       let plan;
       try {
+        // Two users whose names map to one target account (bob@uni.example, bob_uni.example) would
+        // both be let into it by sshd; whichever asks, neither gets a certificate until an operator fixes it.
+        await assertNoLoginNameConflict(req.user.name, (n) => this.#store.users.byName(n), req.user.id);
         plan = planUserCertificate({
           user: req.user,
           publicKey: req.publicKey,

@@ -32,6 +32,13 @@ test('operator-mapped principals are added; bad ones refused (commas and spaces 
   }
 });
 
+test('an e-mail style name gets its account name as second principal; the key ID keeps the full name', () => {
+  const p = plan({ user: { ...user, name: 'bob@uni.example', extraPrincipals: ['proj42'] } });
+  assert.deepEqual(p.principals, ['bob@uni.example', 'bob_uni.example', 'proj42']);
+  assert.match(p.keyId, /:bob@uni\.example$/);
+  assert.deepEqual(plan().principals, ['alice'], 'a local name is its own account');
+});
+
 test('source-address comes from the user\'s CIDR restriction, canonicalised', () => {
   assert.equal(plan({ user: { ...user, sourceCidrs: ['10.1.0.0/16', '2001:db8::/32'] } }).criticalOptions['source-address'], '10.1.0.0/16,2001:db8::/32');
   assert.equal(sourceAddressFor([]), undefined);

@@ -7,6 +7,7 @@ import { AirlockError } from '../errors.ts';
 import { assertAcceptableKey, type PublicKey } from '../ssh/keys.ts';
 import type { User } from '../store/repositories.ts';
 import { formatCidr, parseCidr } from '../ssh/cidr.ts';
+import { loginNameFor } from '../identity/user-names.ts';
 
 export const DAY_MS = 86_400_000;
 
@@ -30,9 +31,13 @@ export interface UserCertificatePlan {
 // principal containing either could grant a different account than the one intended.
 const PRINCIPAL = /^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,63}$/;
 
-/** The principals of a user's certificates: their name, then operator-mapped principals, validated. */
+/**
+ * The principals of a user's certificates: their name, the account name it maps to on targets
+ * (`bob_uni.example` for `bob@uni.example`, user-names.ts), then operator-mapped principals, validated.
+ * The name comes first: the gateway checks it, and the post-sign check verifies against it.
+ */
 export function principalsFor(user: Pick<User, 'name' | 'extraPrincipals'>): string[] {
-  const all = [...new Set([user.name, ...user.extraPrincipals])];
+  const all = [...new Set([user.name, loginNameFor(user.name), ...user.extraPrincipals])];
   for (const p of all) {
     if (!PRINCIPAL.test(p)) {
       throw new AirlockError('forbidden', `The principal "${p}" is not allowed in certificates (letters, digits and ._@+- only, at most 64); ask an operator to fix the mapping.`);

@@ -235,11 +235,21 @@ Without --account, a certificate logs in only to the local account named like on
   admin
     .command('host-cert')
     .description('Certify a host key (compute node, VM) so that clients trust it through the @cert-authority line')
-    .requiredOption('--principals <names>', 'comma-separated host names and addresses the certificate is for')
+    .option('--principals <names>', 'comma-separated host names and addresses the certificate is for')
+    .option('--targets <names>', 'comma-separated registered targets served by this host: adds each name (what researchers type: ssh NAME) and its address')
     .option('--ttl <duration>', 'validity (default: AIRLOCK_HOST_CERT_TTL or 30d)')
     .argument('<key.pub>', 'the host public key, e.g. /etc/ssh/ssh_host_ed25519_key.pub')
-    .addHelpText('after', '\nExample:\n  airlock admin host-cert --principals node01,node01.hpc.example.org /etc/ssh/ssh_host_ed25519_key.pub > /etc/ssh/ssh_host_ed25519_key-cert.pub')
-    .action(async (keyFile: string, opts: { principals: string; ttl?: string }, cmd: Command) => {
+    .addHelpText('after', `
+ssh checks a host certificate against the name typed: the config that airlock config writes connects
+to a target by its registered name, so the certificate must list every target name served by the host
+(--targets does that), not only the host's own names. Examples:
+  airlock admin host-cert --principals node01,node01.hpc.example.org --targets node01 /etc/ssh/ssh_host_ed25519_key.pub > /etc/ssh/ssh_host_ed25519_key-cert.pub
+  airlock admin host-cert --targets j-1234567 /etc/ssh/ssh_host_ed25519_key.pub > /etc/ssh/ssh_host_ed25519_key-cert.pub`)
+    .action(async (keyFile: string, opts: { principals?: string; targets?: string; ttl?: string }, cmd: Command) => {
+      const list = (v: string | undefined): string[] => (v ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+      if (list(opts.principals).length === 0 && list(opts.targets).length === 0) {
+        throw new AirlockError('bad_request', 'Name the host with --principals NAMES, --targets TARGETS or both (the names clients connect to).');
+      }
       let text: string;
       try {
         text = readFileSync(keyFile, 'utf8');
@@ -249,7 +259,13 @@ Without --account, a certificate logs in only to the local account named like on
       const publicKey = parsePublicKey(text.trim());
       await withCore(cmd, async (core) => {
         const ttlMs = opts.ttl ? parseDuration(opts.ttl, '--ttl') : core.config.hostCertTtlMs;
-        const issued = await core.ca.issueHostCertificate({ publicKey, principals: opts.principals.split(',').map((p) => p.trim()).filter(Boolean), ttlMs, actor: 'admin-cli' });
+        const principals = list(opts.principals);
+        for (const name of list(opts.targets)) {
+          const target = await core.store.targets.byName(name);
+          if (target === undefined) throw new AirlockError('not_found', `There is no target named ${name}; see airlock admin target list.`);
+          principals.push(target.name, target.host);
+        }
+        const issued = await core.ca.issueHostCertificate({ publicKey, principals: [...new Set(principals)], ttlMs, actor: 'admin-cli' });
         out(issued.line);
         say(`Host certificate ${issued.serial} for ${issued.record.principals.join(', ')} (${fingerprintSha256(publicKey.blob)}), valid until ${new Date(issued.record.validBefore).toISOString()}. Add HostCertificate to sshd_config.`);
       });

@@ -61,10 +61,10 @@ export function loadSession(): ClientSession | undefined {
   }
 }
 
-/** Loads the session or explains how to get one. */
-export function requireSession(): ClientSession {
+/** Loads the session or explains how to get one (`how`: the sign-in command to suggest). */
+export function requireSession(how = 'airlock login --server URL --user NAME'): ClientSession {
   const s = loadSession();
-  if (!s) throw new AirlockError('unauthenticated', 'You are not signed in; run airlock login --server URL --user NAME.');
+  if (!s) throw new AirlockError('unauthenticated', `You are not signed in; run ${how}.`);
   return s;
 }
 

@@ -12,6 +12,7 @@ import { ensureSshConfigured } from './config-command.ts';
 import { out, outJson, say, table } from './output.ts';
 import { fetchTargets, preferredLocalPort, serviceUrl, type TargetInfo } from './platform-info.ts';
 import { sshConfigArgs } from './system-ssh.ts';
+import { loginNameFor } from '../identity/user-names.ts';
 
 /** The JSON form of `airlock hosts --json`: targets with the commands that reach them. */
 export function hostsJson(targets: readonly TargetInfo[]): Record<string, unknown>[] {
@@ -38,7 +39,7 @@ export function hostsTable(targets: readonly TargetInfo[], user: string): string
   const rows = [...targets].sort((a, b) => a.name.localeCompare(b.name)).map((t) => [
     t.name,
     t.project,
-    t.login_user ?? user,
+    t.login_user ?? loginNameFor(user),
     t.address,
     t.services.map((s) => `${s.name}:${s.port}`).join(',') || '-',
     t.expires_at?.replace(/\.\d+Z$/, 'Z') ?? '-',

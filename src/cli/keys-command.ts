@@ -46,6 +46,9 @@ export function keyLinesOf(text: string, file: string): string[] {
   return lines;
 }
 
+/** Key management needs a session but no certificate: the sign-in that spends none of the daily quota. */
+const KEYS_SIGN_IN = 'airlock login --server URL --user NAME --no-certificate (signs you in without issuing a certificate)';
+
 /** Registers `keys`. */
 export function registerKeysCommands(program: Command): void {
   const keys = program.command('keys').description('Your public keys in Airlock\'s key registry (for project VMs and, where enabled, the gateway)');
@@ -63,7 +66,7 @@ Examples:
   ssh-keygen -y -f ~/.ssh/id_ed25519 | airlock keys add -`)
     .action(async (file: string, opts: { json?: boolean }) => {
       const lines = keyLinesOf(readKeyFile(file), file);
-      const s = requireSession();
+      const s = requireSession(KEYS_SIGN_IN);
       const added: KeyJson[] = [];
       for (const line of lines) added.push(await apiRequest<KeyJson>({ server: s.server, token: s.token }, 'POST', '/api/v1/keys', { public_key: line }));
       if (opts.json) outJson(added);
@@ -76,7 +79,7 @@ Examples:
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  airlock keys list')
     .action(async (opts: { json?: boolean }) => {
-      const s = requireSession();
+      const s = requireSession(KEYS_SIGN_IN);
       const { keys: list } = await apiRequest<{ keys: KeyJson[] }>({ server: s.server, token: s.token }, 'GET', '/api/v1/keys');
       if (opts.json) outJson(list);
       else if (list.length === 0) say('No keys registered; add one with airlock keys add ~/.ssh/id_ed25519.pub.');
@@ -89,7 +92,7 @@ Examples:
     .option('--json', 'print {"removed": FINGERPRINT} as JSON')
     .addHelpText('after', '\nExample:\n  airlock keys remove SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s')
     .action(async (fingerprint: string, opts: { json?: boolean }) => {
-      const s = requireSession();
+      const s = requireSession(KEYS_SIGN_IN);
       const { removed } = await apiRequest<{ removed: string }>({ server: s.server, token: s.token }, 'DELETE', `/api/v1/keys/${encodeURIComponent(fingerprint)}`);
       if (opts.json) outJson({ removed });
       say(`Removed ${removed}.`);

@@ -46,16 +46,19 @@ export function registerLoginCommands(program: Command): void {
     .option('--key-name <name>', 'write ~/.ssh/NAME-key and NAME-key-cert.pub', 'airlock')
     .option('--agent', 'add the key and certificate to ssh-agent until the certificate expires')
     .option('--no-ssh-config', 'do not run airlock config afterwards')
+    .option('--no-certificate', 'only sign in, e.g. for airlock keys add: no key, no certificate, none of your daily certificates used')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 Examples:
   airlock login --server https://airlock.example.org --user alice
   airlock login --server https://airlock.example.org --user alice --agent
   airlock login --server https://airlock.example.org --user alice --browser
+  airlock login --server https://airlock.example.org --user alice --no-certificate   (then: airlock keys add ~/.ssh/id_ed25519.pub)
   pass show airlock | airlock login --server https://airlock.example.org --user alice --password-stdin --otp 123456`)
-    .action(async (opts: { server: string; user: string; browser?: boolean; passwordStdin?: boolean; otp?: string; keyName: string; agent?: boolean; sshConfig: boolean; json?: boolean }) => {
+    .action(async (opts: { server: string; user: string; browser?: boolean; passwordStdin?: boolean; otp?: string; keyName: string; agent?: boolean; sshConfig: boolean; certificate: boolean; json?: boolean }) => {
       if (!/^https?:\/\//.test(opts.server)) throw new AirlockError('bad_request', `--server must be an http(s) URL, not "${opts.server}".`);
       if (!/^[A-Za-z0-9._-]{1,32}$/.test(opts.keyName)) throw new AirlockError('bad_request', '--key-name may hold letters, digits, dot, dash and underscore only.');
+      if (!opts.certificate && opts.agent) throw new AirlockError('bad_request', '--no-certificate issues no certificate to add to ssh-agent; leave out --agent.');
       const server = opts.server.replace(/\/+$/, '');
       let session: LoginResponse;
       if (opts.browser) {
@@ -65,6 +68,16 @@ Examples:
         const password = opts.passwordStdin ? await readFirstLineOfStdin('password') : await prompt(`Password for ${opts.user}: `, { hidden: true, flag: '--password-stdin' });
         const otp = opts.otp ?? (await prompt('One-time code: ', { flag: '--otp CODE' })).trim();
         session = await apiRequest<LoginResponse>({ server }, 'POST', '/api/v1/login', { user: opts.user, password, otp });
+      }
+
+      if (!opts.certificate) {
+        // A session for the API only (keys, certificate list): the quota counts certificates, not sign-ins.
+        const paths = keyPaths(opts.keyName);
+        saveSession({ server, user: session.user.name, token: session.token, token_expires_at: session.token_expires_at, key_path: paths.key, certificate_path: paths.cert });
+        say(`Signed in as ${session.user.name} until ${session.token_expires_at}; no certificate was issued (none of your daily certificates used).`);
+        say('Register a public key with: airlock keys add ~/.ssh/id_ed25519.pub');
+        if (opts.json) outJson({ user: session.user.name, token_expires_at: session.token_expires_at, certificate: null });
+        return;
       }
 
       // Generate the key here: only its public half is sent to the server.

@@ -48,6 +48,14 @@ test('sessions: the gateway pinned by fingerprint, targets through it as SSH pro
   assert.equal(puttyUnixFile(sessions[1]!).split('\n')[0], 'HostName=my-vm');
 });
 
+test('an e-mail style user: the gateway session logs in as bob@uni.example, targets as bob_uni.example', () => {
+  const { sessions } = puttySessions({ ...input, user: 'bob@uni.example' });
+  assert.equal(sessions[0]!.values.UserName, 'bob@uni.example');
+  assert.equal(sessions[1]!.values.UserName, 'ubuntu');
+  assert.equal(sessions[2]!.values.UserName, 'bob_uni.example');
+  assert.match(puttyGuide({ ...input, user: 'bob@uni.example' }), /-P 2200 bob_uni\.example@gpu-node/);
+});
+
 test('WSL paths become Windows paths in the registry file', () => {
   assert.equal(windowsPath('/mnt/c/Users/alice/airlock/k.ppk'), 'C:\\Users\\alice\\airlock\\k.ppk');
   assert.equal(windowsPath('/home/alice/k.ppk'), '/home/alice/k.ppk');

@@ -16,6 +16,7 @@ import { ensurePrivateDir, requireSession, type ClientSession } from './client-s
 import { out, outJson, say } from './output.ts';
 import { fetchCaKeys, fetchGatewayInfo, fetchTargets, preferredLocalPort, serviceUrl, type GatewayInfo, type TargetInfo } from './platform-info.ts';
 import { formatPpk } from './ppk.ts';
+import { isValidUserName, loginNameFor } from '../identity/user-names.ts';
 import { targetProblem } from './ssh-config.ts';
 
 export interface PuttyFiles {
@@ -74,7 +75,7 @@ export function puttySessions(g: PuttyGuideInput): { sessions: PuttySettings[]; 
     sessions.push({
       name: t.name,
       values: {
-        HostName: t.name, PortNumber: t.port, Protocol: 'ssh', UserName: t.login_user ?? g.user, ...credentials,
+        HostName: t.name, PortNumber: t.port, Protocol: 'ssh', UserName: t.login_user ?? loginNameFor(g.user), ...credentials,
         // PuTTY ≥ 0.77 "SSH to proxy and use port forwarding"; a saved session's name as proxy host makes
         // the proxy connection use that session's settings (key, certificate, pinned host key).
         ProxyMethod: 6, ProxyHost: GATEWAY_SESSION, ProxyPort: g.gateway.port,
@@ -182,7 +183,7 @@ export function puttyGuide(g: PuttyGuideInput): string {
   } else {
     L.push('3. A session per target, through the gateway', '');
     for (const t of targets) {
-      const login = t.login_user ?? g.user;
+      const login = t.login_user ?? loginNameFor(g.user);
       L.push(
         `   ${t.name}: load ${GATEWAY_SESSION}, then change`,
         `     Session: Host Name ${t.name}, Port ${t.port}.`,
@@ -235,7 +236,7 @@ export async function writePuttyFiles(session: ClientSession, dir: string, unixH
   }
   const cert = parseCertificate(certText);
   const privateKey = parseOpenSshPrivateKey(keyText);
-  if (!/^[a-z_][a-z0-9_.-]{0,31}$/.test(session.user)) throw new AirlockError('config', 'The user name in your session cannot be written into PuTTY settings; run airlock login again.');
+  if (!isValidUserName(session.user)) throw new AirlockError('config', 'The user name in your session cannot be written into PuTTY settings; run airlock login again.');
   const base = basename(session.key_path);
   const files: PuttyFiles = {
     dir,

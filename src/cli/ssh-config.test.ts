@@ -107,6 +107,21 @@ test('ssh reads the generated config as intended (ssh -G)', () => {
   }
 });
 
+test('an e-mail style user: ssh logs in to the gateway as bob@uni.example and to targets as bob_uni.example (ssh -G)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-sshcfg-'));
+  try {
+    const g = generateSshConfig(input(join(dir, 'home'), { user: 'bob@uni.example' }));
+    const file = join(dir, 'config');
+    writeFileSync(file, g.config);
+    assert.deepEqual(sshG(file, GATEWAY_ALIAS).get('user'), ['bob@uni.example']);
+    assert.deepEqual(sshG(file, 'gpu-node').get('user'), ['bob_uni.example'], 'no login account: the account the name maps to');
+    assert.deepEqual(sshG(file, 'my-vm').get('user'), ['ubuntu']);
+    assert.throws(() => generateSshConfig(input(join(dir, 'home'), { user: 'bob@uni.example\n  ProxyCommand x' })), /cannot be written into an ssh config/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('ssh-keygen finds the gateway key and the CA line in the generated known_hosts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-sshcfg-'));
   try {

@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import { parsePublicKey, formatPublicKey } from '../ssh/keys.ts';
+import { isValidUserName, loginNameFor } from '../identity/user-names.ts';
 
 /** The alias of the gateway in the generated config (`ssh airlock-gateway`, `ProxyJump airlock-gateway`). */
 export const GATEWAY_ALIAS = 'airlock-gateway';
@@ -72,7 +73,7 @@ export interface ConfigTarget {
 export interface SshConfigInput {
   /** The Airlock server, for the header comment. */
   server: string;
-  /** The Airlock user name: the gateway login, and the default login on targets. */
+  /** The Airlock user name: the gateway login; its login name (user-names.ts) is the default login on targets. */
   user: string;
   gateway: { host: string; port: number; hostKey: string };
   /** The host CA public key (`ssh-ed25519 AAAA… comment`); null leaves targets to the user's known_hosts. */
@@ -153,7 +154,7 @@ export function generateSshConfig(input: SshConfigInput): GeneratedSshConfig {
   const { gateway, paths } = input;
   if (!isSafeHost(gateway.host)) throw new AirlockError('unavailable', `The server gave an unusable gateway host ${JSON.stringify(gateway.host.slice(0, 64))}.`);
   if (!isPort(gateway.port)) throw new AirlockError('unavailable', 'The server gave an unusable gateway port.');
-  if (!LOGIN_USER.test(input.user)) throw new AirlockError('config', `The user name ${JSON.stringify(input.user.slice(0, 64))} cannot be written into an ssh config.`);
+  if (!isValidUserName(input.user)) throw new AirlockError('config', `The user name ${JSON.stringify(input.user.slice(0, 64))} cannot be written into an ssh config.`);
   const gatewayKey = keyWithoutComment(gateway.hostKey, 'gateway host key');
   const hostCa = input.hostCaKey === null ? null : keyWithoutComment(input.hostCaKey, 'host CA key');
 
@@ -205,7 +206,8 @@ export function generateSshConfig(input: SshConfigInput): GeneratedSshConfig {
     sections.push(block(`# ${t.name}${project}, reached through the gateway.`, `Host ${t.name}`, [
       `HostName ${t.name}`,
       `Port ${t.port}`,
-      `User ${t.login_user ?? input.user}`,
+      // An e-mail style Airlock name (bob@uni.example) logs in to targets as bob_uni.example (user-names.ts).
+      `User ${t.login_user ?? loginNameFor(input.user)}`,
       `ProxyJump ${GATEWAY_ALIAS}`,
       ...common,
       // The user's own file first: ssh adds keys it learns to the first file, and this one is rewritten.

@@ -35,6 +35,12 @@ test('the text names the user, the certificate expiry, each target and the exact
   assert.match(renderLobbyText(view({ targets: [] })), /You have no targets yet/);
 });
 
+test('an e-mail style user jumps as bob@uni.example (ssh splits at the last @) and logs in as bob_uni.example', () => {
+  const t = renderLobbyText(view({ userName: 'bob@uni.example', targets: [{ ...vm, loginUser: null }] }));
+  assert.match(t, /^ {2}ssh -J bob@uni\.example@gw\.example\.org:2222 bob_uni\.example@vm1$/m);
+  assert.match(t, /^ {4}ssh -N -L 8888:vm1:8888 -p 2222 bob@uni\.example@gw\.example\.org$/m);
+});
+
 test('port 22 and IPv6 gateways are written the way ssh expects', () => {
   const t = renderLobbyText(view({ gateway: { host: '2001:db8::1', port: 22 }, targets: [{ ...vm, port: 2200, loginUser: null }] }));
   assert.match(t, /ssh -J alice@\[2001:db8::1\] -p 2200 alice@vm1/);

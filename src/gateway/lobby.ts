@@ -5,6 +5,7 @@
  */
 import type { Target } from '../inventory/ports.ts';
 import { formatDuration } from '../duration.ts';
+import { loginNameFor } from '../identity/user-names.ts';
 
 export interface LobbyView {
   userName: string;
@@ -78,7 +79,7 @@ function views(v: LobbyView): TargetView[] {
     .filter((t) => t.expiresAt === null || t.expiresAt > v.now)
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((t) => {
-      const login = t.loginUser ?? v.userName;
+      const login = t.loginUser ?? loginNameFor(v.userName);
       const portOpt = t.port === 22 ? '' : `-p ${t.port} `;
       return {
         name: t.name,

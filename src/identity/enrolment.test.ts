@@ -5,7 +5,7 @@ import { ManualClock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import { createStore } from '../store/kysely-store.ts';
 import { checkCidr, checkUserName, enrolUser, type EnrolmentInput } from './enrolment.ts';
-import { verifyPassword } from './password.ts';
+import { LOW_COST_FOR_TESTS, verifyPassword } from './password.ts';
 import { hashRecoveryCode } from './recovery.ts';
 import { currentTotp, verifyTotp } from './totp.ts';
 
@@ -21,7 +21,7 @@ async function refusal(p: Promise<unknown>): Promise<AirlockError> {
   assert.fail('accepted');
 }
 
-test('user names: the portable Unix subset only', () => {
+test('local user names: the portable Unix subset only (e-mail style names: user-names.test.ts)', () => {
   for (const ok of ['alice', 'a', '_svc', 'first.last', 'user-1', 'x'.repeat(32)]) assert.doesNotThrow(() => checkUserName(ok), ok);
   for (const bad of ['', 'Alice', '1alice', '-alice', 'alice,root', 'alice root', 'alice\n', 'x'.repeat(33), 'ali*ce', 'älice']) {
     assert.throws(() => checkUserName(bad), (e) => e instanceof AirlockError && e.code === 'bad_request' && /not a valid user name/.test(e.message), JSON.stringify(bad));
@@ -52,6 +52,22 @@ test('enrolUser checks name, principals, networks and password policy before wri
     await bad({ extraPrincipals: [''] }, /not a valid principal/);
     await bad({ sourceCidrs: ['10.0.0.0/8', 'anywhere'] }, /CIDR/);
     assert.deepEqual(await store.users.list(), []);
+  } finally {
+    await store.close();
+  }
+});
+
+test('enrolUser accepts an e-mail style name and refuses the local name that would share its account', async () => {
+  const store = await createStore({ url: 'sqlite::memory:', dataDir: tmpdir() });
+  const clock = new ManualClock(T0);
+  try {
+    const input = { password: 'a perfectly fine password', email: null, isAdmin: false };
+    const { user } = await enrolUser(store, { ...input, name: 'bob@uni.example' }, clock, { kdfCost: LOW_COST_FOR_TESTS });
+    assert.equal(user.name, 'bob@uni.example');
+    const err = await refusal(enrolUser(store, { ...input, name: 'bob_uni.example' }, clock));
+    assert.equal(err.code, 'conflict');
+    assert.match(err.message, /would both log in to targets as bob_uni\.example/);
+    assert.deepEqual((await store.users.list()).map((u) => u.name), ['bob@uni.example']);
   } finally {
     await store.close();
   }

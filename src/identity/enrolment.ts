@@ -9,24 +9,15 @@ import { AirlockError } from '../errors.ts';
 import type { Store, User } from '../store/repositories.ts';
 import { checkPasswordPolicy, hashPassword, type KdfCost } from './password.ts';
 import { resetRecoveryCodes } from './recovery.ts';
+import { assertNoLoginNameConflict, checkUserName } from './user-names.ts';
 import { newTotpSecret, totpUri } from './totp.ts';
 
-// Local user names become certificate principals and usually Unix account names on the targets:
-// the portable subset of useradd's rules (lower case, no leading digit or dash, at most 32).
-const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 // The same rule the CA applies to principals: sshd splits principal lists on commas and treats
 // whitespace specially, so a principal with either could name a different account.
 const PRINCIPAL = /^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,63}$/;
 
-/** Throws AirlockError('bad_request') unless the name is a valid local user name. */
-export function checkUserName(name: string): void {
-  if (!USER_NAME.test(name)) {
-    throw new AirlockError(
-      'bad_request',
-      `"${name.slice(0, 64)}" is not a valid user name: use 1 to 32 lower-case letters, digits, "_", "." or "-", starting with a letter or "_".`,
-    );
-  }
-}
+// The user-name rules (local and e-mail style) live in user-names.ts; re-exported for existing callers.
+export { checkUserName };
 
 function checkPrincipal(p: string): void {
   if (!PRINCIPAL.test(p)) {
@@ -86,6 +77,7 @@ export async function enrolUser(
   extraPrincipals.forEach(checkPrincipal);
   sourceCidrs.forEach(checkCidr);
   checkPasswordPolicy(input.password, input.name);
+  await assertNoLoginNameConflict(input.name, (n) => store.users.byName(n));
   const passwordHash = await hashPassword(input.password, options.kdfCost === undefined ? {} : { cost: options.kdfCost });
   const totpSecret = newTotpSecret();
   const user = await store.users.create(

@@ -15,8 +15,8 @@ import type { Auditor } from '../audit/auditor.ts';
 import type { Clock } from '../clock.ts';
 import { AirlockError, isAirlockError } from '../errors.ts';
 import type { Store, User } from '../store/repositories.ts';
-import { checkUserName } from './enrolment.ts';
-import { issuerAllowsHttp, type OidcSettings } from './oidc-settings.ts';
+import { assertNoLoginNameConflict, userNameFromClaim } from './user-names.ts';
+import { issuerAllowsHttp, scopesToRequest, type OidcSettings } from './oidc-settings.ts';
 
 /** The audit event type of an OIDC sign-in. */
 export const OIDC_LOGIN_EVENT = 'auth.oidc';
@@ -109,7 +109,7 @@ export class OidcLogin {
     await this.#store.oidcStates.pruneExpired(now);
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: this.redirectUri(),
-      scope: this.#s.scopes.join(' '),
+      scope: scopesToRequest(this.#s, config.serverMetadata().scopes_supported).join(' '),
       state,
       nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
@@ -157,14 +157,17 @@ export class OidcLogin {
         const info = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
         claims = { ...info, ...claims };
       }
-      const name = claims[this.#s.usernameClaim];
-      if (typeof name !== 'string') throw new OidcRefusal('username_claim_missing', `Your identity provider did not send the claim "${this.#s.usernameClaim}" that names your Airlock account; ask the operators.`, subject);
-      claimedName = name;
+      const claimed = claims[this.#s.usernameClaim];
+      if (typeof claimed !== 'string') throw new OidcRefusal('username_claim_missing', `Your identity provider did not send the claim "${this.#s.usernameClaim}" that names your Airlock account; ask the operators.`, subject);
+      claimedName = claimed;
+      let name: string;
       try {
-        checkUserName(name);
+        // E-mail style names (bob@uni.example) are accepted and folded to lower case (user-names.ts).
+        name = userNameFromClaim(claimed);
       } catch {
-        throw new OidcRefusal('username_invalid', `Your identity provider names you "${name.slice(0, 64)}", which is not a valid Airlock user name; ask the operators.`, subject);
+        throw new OidcRefusal('username_invalid', `Your identity provider names you "${claimed.slice(0, 64)}", which is not a valid Airlock user name; ask the operators.`, subject);
       }
+      claimedName = name;
       const user = await this.#resolveUser(idClaims.iss, idClaims.sub, name, typeof claims.email === 'string' ? claims.email : null);
       const groups = groupList(claims[this.#s.groupsClaim]);
       const changes = await this.#syncProjects(user, groups);
@@ -201,6 +204,11 @@ export class OidcLogin {
     }
     let user = await this.#store.users.byName(name);
     if (user === undefined) {
+      try {
+        await assertNoLoginNameConflict(name, (n) => this.#store.users.byName(n));
+      } catch {
+        throw new OidcRefusal('user_login_name_conflict', `Your user name ${name} would log in to targets under the same account as another Airlock user; ask the operators.`, subject);
+      }
       try {
         user = await this.#store.users.create({ name, email, isAdmin: false, passwordHash: FEDERATED_PASSWORD_HASH, totpSecret: null }, this.#clock.now());
       } catch (err) {

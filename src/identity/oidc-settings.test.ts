@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAirlockError } from '../errors.ts';
-import { parseGroupProjects, parseOidcSettings, type OidcFileKey } from './oidc-settings.ts';
+import { parseGroupProjects, parseOidcSettings, scopesToRequest, type OidcFileKey } from './oidc-settings.ts';
 
 const pickFrom = (values: Partial<Record<OidcFileKey, string>>) => (key: OidcFileKey) => values[key];
 
@@ -37,4 +37,17 @@ test('group mapping: URN groups, roles member and pi, never admin', () => {
     assert.throws(() => parseGroupProjects(bad), (e) => isAirlockError(e, 'config'), bad);
   }
   assert.throws(() => parseGroupProjects('admins=ops:admin'), /never by an identity provider's group/);
+});
+
+test('a group mapping requests the groups claim\'s scope when the provider advertises it, and only then', () => {
+  const base = parseOidcSettings(pickFrom({ oidc_issuer: 'https://x.example', oidc_client_id: 'c' }), {})!;
+  const mapped = parseOidcSettings(pickFrom({ oidc_issuer: 'https://x.example', oidc_client_id: 'c', oidc_group_projects: 'team=genomics' }), {})!;
+  assert.deepEqual(scopesToRequest(mapped, ['openid', 'profile', 'email', 'groups']), ['openid', 'profile', 'email', 'groups']);
+  assert.deepEqual(scopesToRequest(base, ['openid', 'groups']), ['openid', 'profile', 'email'], 'no mapping, no extra scope');
+  assert.deepEqual(scopesToRequest(mapped, ['openid', 'profile']), ['openid', 'profile', 'email'], 'not advertised: not requested (Keycloak refuses unknown scopes)');
+  assert.deepEqual(scopesToRequest(mapped, undefined), ['openid', 'profile', 'email']);
+  const lsLogin = parseOidcSettings(pickFrom({ oidc_issuer: 'https://x.example', oidc_client_id: 'c', oidc_groups_claim: 'eduperson_entitlement', oidc_group_projects: 'urn:x:group:vo=genomics' }), {})!;
+  assert.deepEqual(scopesToRequest(lsLogin, ['openid', 'eduperson_entitlement']), ['openid', 'profile', 'email', 'eduperson_entitlement']);
+  const explicit = parseOidcSettings(pickFrom({ oidc_issuer: 'https://x.example', oidc_client_id: 'c', oidc_scopes: 'openid groups', oidc_group_projects: 'team=genomics' }), {})!;
+  assert.deepEqual(scopesToRequest(explicit, ['openid', 'groups']), ['openid', 'groups'], 'never twice');
 });

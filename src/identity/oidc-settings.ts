@@ -73,6 +73,19 @@ export function parseGroupProjects(text: string): GroupProjectMapping[] {
   return out;
 }
 
+/**
+ * The scopes of an authorization request. When groups map to projects, the groups claim's own scope
+ * (`groups`, or `eduperson_entitlement` at Life Science Login) is added if the provider lists it in
+ * `scopes_supported`: most providers release the claim only under that scope, and an operator who
+ * wrote the mapping should not also have to know that. A scope the provider does not advertise is
+ * never added, since some providers (Keycloak) refuse a request naming an unknown scope.
+ */
+export function scopesToRequest(s: Pick<OidcSettings, 'scopes' | 'groupsClaim' | 'groupProjects'>, scopesSupported: readonly string[] | undefined): string[] {
+  const scopes = [...s.scopes];
+  if (s.groupProjects.length > 0 && !scopes.includes(s.groupsClaim) && scopesSupported?.includes(s.groupsClaim) === true) scopes.push(s.groupsClaim);
+  return scopes;
+}
+
 /** Reads the OIDC settings; null when `AIRLOCK_OIDC_ISSUER` is unset (no federation). */
 export function parseOidcSettings(pick: (key: OidcFileKey) => string | undefined, env: NodeJS.ProcessEnv): OidcSettings | null {
   const issuer = pick('oidc_issuer');

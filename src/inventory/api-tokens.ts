@@ -16,6 +16,7 @@
 import type { Auditor } from '../audit/auditor.ts';
 import { AirlockError } from '../errors.ts';
 import { checkUserName } from '../identity/enrolment.ts';
+import { assertNoLoginNameConflict } from '../identity/user-names.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
 import type { Store, Token, User } from '../store/repositories.ts';
 import { MAX_API_TOKEN_TTL_MS, PROJECT_SCOPE_PREFIX, SERVICE_ACCOUNT_PASSWORD_HASH, isServiceAccount, parseScopes, type ApiScope } from './api-scopes.ts';
@@ -87,6 +88,7 @@ export class ApiTokens {
       if (existing.disabled) throw new AirlockError('disabled', `The service account ${name} is disabled; enable it first with airlock admin user enable ${name}.`);
       return { account: existing, created: false };
     }
+    await assertNoLoginNameConflict(name, (n) => this.#store.users.byName(n));
     try {
       const account = await this.#store.users.create({ name, email: null, isAdmin: false, passwordHash: SERVICE_ACCOUNT_PASSWORD_HASH, totpSecret: null }, this.#now());
       return { account, created: true };

@@ -116,6 +116,28 @@ test('a subject cannot take over an operator account or a name another subject o
   assert.equal((await lastAudit('auth.oidc')).reason, 'user_linked_to_other_subject');
 });
 
+test('an e-mail style name cannot share a target account with a local user, nor carry characters that split principals', { skip: CHROMIUM_SKIP_REASON }, async () => {
+  // bob_uni.example exists locally; a provider asserting bob@uni.example would map to the same account
+  // on every node (principal bob_uni.example), so the federated account is never created.
+  await enrolUser(srv.server.core.store, { name: 'bob_uni.example', email: null, isAdmin: false, password: 'a long local password' }, srv.server.core.clock);
+  idp.accounts.set('sub-bob', { username: 'Bob@Uni.Example' });
+  const { page } = await freshPage();
+  const callback = page.waitForResponse((r) => r.url().startsWith(`${srv.url}/login/oidc/callback`));
+  await signInAtProvider(page, 'sub-bob');
+  assert.equal((await callback).status(), 403);
+  assert.equal((await lastAudit('auth.oidc')).reason, 'user_login_name_conflict');
+  assert.equal(await srv.server.core.store.users.byName('bob@uni.example'), undefined);
+
+  for (const [sub, username] of [['sub-comma', 'eve,root@uni.example'], ['sub-newline', 'eve@uni.example\nroot']] as const) {
+    idp.accounts.set(sub, { username });
+    const other = await freshPage();
+    const refused = other.page.waitForResponse((r) => r.url().startsWith(`${srv.url}/login/oidc/callback`));
+    await signInAtProvider(other.page, sub);
+    assert.equal((await refused).status(), 401, username);
+    assert.equal((await lastAudit('auth.oidc')).reason, 'username_invalid', username);
+  }
+});
+
 test('a callback with another state than this browser started, or replayed, is refused', { skip: CHROMIUM_SKIP_REASON }, async () => {
   idp.accounts.set('sub-carol', { username: 'carol' });
   const { context, page } = await freshPage();
