@@ -459,6 +459,8 @@ class GatewayServer implements Gateway {
         type: 'gateway.auth', outcome: outcome.reason === 'internal' ? 'failure' : 'denied', actor: ctx.username.slice(0, 256), clientAddress: conn.address,
         details: { method: 'browser', reason: outcome.reason, message: outcome.message },
       }));
+      // A final refusal (a denial in the browser, …) ends the connection: no other method may log it in.
+      if (outcome.final === true) conn.client?.end();
       return;
     }
     const id = outcome.identity;
