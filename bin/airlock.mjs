@@ -7,7 +7,7 @@ import { join, dirname } from 'node:path';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
-  process.stderr.write(`airlock: needs Node.js 24 or newer, this is ${process.version}. Run it through npm (npm run airlock -- ...) or install Node 24.\n`);
+  process.stderr.write(`airlock: needs Node.js 24 or newer, this is ${process.version}. Run it through npm in a checkout (npm run -s airlock -- ...) or install Node 24.\n`);
   process.exit(1);
 }
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -18,6 +18,18 @@ test('refuses anything else with a clear error', () => {
 
 test('formats compactly and round-trips', () => {
   assert.equal(formatDuration(86_400_000), '1d');
-  assert.equal(formatDuration(93_784_000), '1d2h3m4s');
+  assert.equal(formatDuration(93_784_000), '1d2h');
   assert.equal(parseDuration(formatDuration(5_400_000)), 5_400_000);
+  assert.equal(formatDuration(42_000), '42s');
+  assert.equal(formatDuration(330_000), '5m30s');
+  assert.equal(formatDuration(500), '500ms');
+});
+
+test('a lifetime reads the same whichever way it was measured: 23h59m59s and 24h are both 1d', () => {
+  // status floors to whole seconds, login subtracts milliseconds: issue 11 saw (23h59m59s) and (1d).
+  for (const ms of [86_399_000, 86_399_400, 86_399_600, 86_400_000, 86_400_400]) assert.equal(formatDuration(ms), '1d', String(ms));
+  assert.equal(formatDuration(3_599_500), '1h');
+  assert.equal(formatDuration(119_700), '2m');
+  assert.equal(formatDuration(23 * 3_600_000 + 29 * 60_000 + 59_000), '23h30m');
+  assert.equal(formatDuration(90 * 86_400_000 + 3_600_000), '90d1h');
 });

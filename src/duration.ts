@@ -23,15 +23,29 @@ export function parseDuration(text: string, what = 'duration'): number {
   return total;
 }
 
-/** Formats milliseconds compactly (`1d2h`, `24h`, `5m`, `42s`) for messages and `ssh-add -t`. */
+/**
+ * Formats milliseconds for people, in at most two units rounded to the smaller one (`1d2h`, `23h5m`,
+ * `5m30s`, `42s`): the one formatter for every lifetime the CLI, the lobby and the web app print, so
+ * that a certificate's remaining 86399.4 s reads `1d` everywhere, never `23h59m59s` in one place and
+ * `1d` in another.
+ */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  let rest = Math.round(ms / 1000);
-  const parts: string[] = [];
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0) parts.push(`${n}${unit}`);
-    rest -= n * size;
+  const units = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const;
+  let seconds = Math.round(ms / 1000);
+  let big = 0;
+  // At most two passes: rounding to the smaller unit can carry into a larger one (23h59m59s → 1d).
+  for (let pass = 0; pass < 2; pass++) {
+    big = units.findIndex(([, size]) => seconds >= size);
+    const small = units[big + 1];
+    if (small === undefined) break;
+    const rounded = Math.round(seconds / small[1]) * small[1];
+    if (rounded === seconds) break;
+    seconds = rounded;
   }
-  return parts.join('');
+  const [bigUnit, bigSize] = units[big]!;
+  const hi = Math.floor(seconds / bigSize);
+  const small = units[big + 1];
+  const lo = small === undefined ? 0 : Math.round((seconds - hi * bigSize) / small[1]);
+  return `${hi}${bigUnit}${lo > 0 && small !== undefined ? `${lo}${small[0]}` : ''}`;
 }

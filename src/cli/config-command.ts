@@ -8,9 +8,11 @@ import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'nod
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { AirlockError, isAirlockError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
-import { ensurePrivateDir, loadSession, requireSession, type ClientSession } from './client-state.ts';
+import { ensurePrivateDir, loadSession, requireSession, saveSession, type ClientSession } from './client-state.ts';
 import { out, outJson, say } from './output.ts';
+import { sessionAtServer } from './server-move.ts';
 import { fetchCaKeys, fetchGatewayInfo, fetchTargets } from './platform-info.ts';
 import { GATEWAY_ALIAS, generateSshConfig, hostAliases, sshConfigPaths, type GeneratedSshConfig, type SshConfigPaths } from './ssh-config.ts';
 import { analyseInclude, ensureIncludeFirst, includeLine } from './ssh-include.ts';
@@ -136,6 +138,7 @@ export function registerConfigCommand(program: Command): void {
     .command('config')
     .description('Write your ssh config for the gateway and your targets, so that plain `ssh TARGET` works')
     .option('--dry-run', 'print what would be written, change nothing')
+    .option('--server <url>', 'the Airlock server\'s new address, when it has moved (your sign-in is kept; checked against your certificate\'s CA first)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 Writes ~/.ssh/airlock/config and ~/.ssh/airlock/known_hosts (mode 0600) and adds one line at the top of
@@ -147,10 +150,25 @@ a shared master connection). Running it again rewrites the files; airlock login 
 Examples:
   airlock config
   airlock config --dry-run
+  airlock config --server https://airlock.new.example.org   # the server moved
   ssh my-vm                      # afterwards, for a target named my-vm`)
-    .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
-      const session = requireSession();
-      const { result, generated, paths, userConfigText } = await writeSshConfig(session, { dryRun: Boolean(opts.dryRun) });
+    .action(async (opts: { dryRun?: boolean; json?: boolean; server?: string }) => {
+      const saved = requireSession();
+      const session = opts.server === undefined ? saved : await sessionAtServer(saved, opts.server);
+      let written: Awaited<ReturnType<typeof writeSshConfig>>;
+      try {
+        written = await writeSshConfig(session, { dryRun: Boolean(opts.dryRun) });
+      } catch (err) {
+        if (opts.server === undefined && isAirlockError(err, 'unavailable')) {
+          throw new AirlockError('unavailable', `${err.message} If the Airlock server has moved, run airlock config --server NEW_URL.`, { cause: err });
+        }
+        throw err;
+      }
+      const { result, generated, paths, userConfigText } = written;
+      if (session !== saved && !opts.dryRun) {
+        saveSession(session);
+        say(`Your sign-in now uses ${session.server} (was ${saved.server}).`);
+      }
       if (opts.json) {
         outJson(opts.dryRun ? { ...result, config: generated.config, known_hosts: generated.knownHosts, user_config: userConfigText } : result);
       } else if (opts.dryRun) {

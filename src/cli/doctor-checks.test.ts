@@ -127,6 +127,35 @@ test('local ports: one in use is named with the fix; a free one is fine', async 
   }
 });
 
+test('local ports: a service port reported busy through --port is not called free in the same report', async () => {
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const taken = (busy.address() as { port: number }).port;
+  try {
+    const free = await anyFreePort();
+    const service = (name: string, port: number) => ({ name, port, path: null, token: null });
+    const list = [
+      { name: 'job-1', project: 'p', host: '10.0.0.1', port: 22, address: '10.0.0.1:22', login_user: null, services: [service('jupyter', taken), service('redis', free)], expires_at: null },
+    ];
+    const session: ClientSession = { server: 'http://127.0.0.1:1', user: 'alice', token: 't', token_expires_at: '', key_path: '', certificate_path: '' };
+    // The target list as the server would send it (the memo is where the checks share it).
+    const memo = new Map<string, Promise<unknown>>([['targets', Promise.resolve({ ok: true, value: list })]]);
+    let f = await checkLocalPorts(ctx('/nonexistent', { session, memo, ports: [taken] }));
+    assert.deepEqual(only(f), [
+      ['fail', `Local port ${taken} is in use by another program.`],
+      ['ok', `The other usual local ports of your services are free (${free}).`],
+    ]);
+    f = await checkLocalPorts(ctx('/nonexistent', { session, memo: new Map(memo), ports: [] }));
+    assert.deepEqual(f.map((x) => x.status), ['warn', 'ok']);
+    assert.match(f[0]!.what, new RegExp(`^Local port ${taken}, the usual one for jupyter on job-1, is in use`));
+    assert.ok(!f.some((x) => x.status === 'ok' && x.what.startsWith('The usual local ports')), 'no "all free" next to a busy one');
+    const rendered = renderFindings(f);
+    assert.doesNotMatch(rendered, /The usual local ports of your services are free/);
+  } finally {
+    busy.close();
+  }
+});
+
 test('the ssh client here is recent enough', async () => {
   const f = await checkSshClient(ctx('/nonexistent'));
   assert.equal(f[0]!.status, 'ok', f[0]!.what);

@@ -473,12 +473,18 @@ export async function checkConfigCurrent(ctx: DoctorContext): Promise<Finding[]>
 
 // ---- local ports -------------------------------------------------------------------------------
 
-/** The ports asked about (--port) are free; the usual local ports of the user's services are noted when taken. */
+/**
+ * The ports asked about (--port) are free; the usual local ports of the user's services are noted when
+ * taken. One verdict per port: a service port already reported busy through --port is not called free
+ * again in the summary line (issue 11 saw "FAIL … 18888 is in use" next to "ok … are free").
+ */
 export async function checkLocalPorts(ctx: DoctorContext): Promise<Finding[]> {
   const out: Finding[] = [];
+  const busy = new Set<number>();
   const whoUses = (p: number): string => `See what uses it: ss -ltnp 'sport = :${p}' (Linux) or lsof -nP -iTCP:${p} -sTCP:LISTEN (macOS).`;
   for (const port of ctx.ports) {
     if (!(await isPortFree(port))) {
+      busy.add(port);
       out.push(finding('local-ports', 'fail', `Local port ${port} is in use by another program.`,
         `A tunnel cannot listen there: ssh says "bind [127.0.0.1]:${port}: Address already in use".`,
         `Use another port: airlock tunnel TARGET SERVICE --local-port ${port === 65535 ? port - 1 : port + 1} (without --local-port it picks a free one). ${whoUses(port)}`));
@@ -490,17 +496,30 @@ export async function checkLocalPorts(ctx: DoctorContext): Promise<Finding[]> {
     const t = await targets(ctx);
     if (t.ok) {
       const services: { target: TargetInfo; name: string; port: number }[] = t.value.flatMap((target) => target.services.map((s) => ({ target, name: s.name, port: preferredLocalPort(s.port) })));
-      const seen = new Set<number>(ctx.ports);
+      const checked = new Set<number>(ctx.ports);
+      const free: number[] = [];
+      const taken: number[] = [];
       for (const s of services) {
-        if (seen.has(s.port)) continue;
-        seen.add(s.port);
-        if (!(await isPortFree(s.port))) {
-          out.push(finding('local-ports', 'warn', `Local port ${s.port}, the usual one for ${s.name} on ${s.target.name}, is in use by another program.`,
-            'airlock tunnel then picks another free port and prints it; a hand-written ssh -L on that port fails with "Address already in use".',
-            `airlock tunnel ${s.target.name} ${s.name}   (picks a free port). ${whoUses(s.port)}`));
+        if (free.includes(s.port) || taken.includes(s.port)) continue;
+        if (checked.has(s.port)) {
+          // Already reported above, as asked with --port.
+          (busy.has(s.port) ? taken : free).push(s.port);
+          continue;
         }
+        if (await isPortFree(s.port)) {
+          free.push(s.port);
+          continue;
+        }
+        taken.push(s.port);
+        out.push(finding('local-ports', 'warn', `Local port ${s.port}, the usual one for ${s.name} on ${s.target.name}, is in use by another program.`,
+          'airlock tunnel then picks another free port and prints it; a hand-written ssh -L on that port fails with "Address already in use".',
+          `airlock tunnel ${s.target.name} ${s.name}   (picks a free port). ${whoUses(s.port)}`));
       }
-      if (services.length > 0 && !out.some((f) => f.status === 'warn')) out.push(finding('local-ports', 'ok', 'The usual local ports of your services are free.'));
+      if (free.length > 0 && taken.length === 0) {
+        out.push(finding('local-ports', 'ok', `The usual local ports of your services are free (${free.join(', ')}).`));
+      } else if (free.length > 0) {
+        out.push(finding('local-ports', 'ok', `The other usual local ports of your services are free (${free.join(', ')}).`));
+      }
     }
   }
   return out;

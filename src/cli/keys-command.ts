@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AirlockError } from '../errors.ts';
+import { formatPublicKey } from '../ssh/keys.ts';
+import { parseRfc4716PublicKeys } from '../ssh/rfc4716.ts';
 import { apiRequest } from './api-client.ts';
 import { requireSession } from './client-state.ts';
 import { out, outJson, say, table } from './output.ts';
@@ -32,16 +34,36 @@ function readKeyFile(file: string): string {
   }
 }
 
+/** `dir/name.ppk` → `dir/name.pub`: where to save the public half PuTTYgen shows. */
+function publicNameFor(file: string): string {
+  return file === '-' ? 'KEY.pub' : `${file.replace(/\.ppk$/i, '')}.pub`;
+}
+
 /**
- * The key lines of a .pub or authorized_keys file: blank lines and # comments skipped. A private key
- * is refused here, before anything is sent: it must never leave this machine.
+ * The key lines of a .pub or authorized_keys file (blank lines and # comments skipped), and of the
+ * SSH2 public-key files (RFC 4716) that PuTTYgen's "Save public key" writes, as OpenSSH lines. A
+ * private key is refused here, before anything is sent: it must never leave this machine.
  */
 export function keyLinesOf(text: string, file: string): string[] {
-  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File-/.test(text)) {
+  if (/PuTTY-User-Key-File-/.test(text)) {
+    // PuTTYgen writes no .pub next to a .ppk: say where its public key is shown and how to save it.
+    const pub = publicNameFor(file);
+    throw new AirlockError('invalid_key', `${file} is a PuTTY private key; nothing was sent. Load it in PuTTYgen and copy the box "Public key for pasting into OpenSSH authorized_keys file" into ${pub} (or press "Save public key", or run puttygen ${file} -O public-openssh -o ${pub}), then run airlock keys add ${pub}.`);
+  }
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----/.test(text)) {
     const hint = file === '-' ? 'the .pub file' : `${file}.pub`;
     throw new AirlockError('invalid_key', `${file} is a private key; nothing was sent. Give the public key instead (${hint}).`);
   }
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  let ssh2: ReturnType<typeof parseRfc4716PublicKeys>;
+  try {
+    ssh2 = parseRfc4716PublicKeys(text);
+  } catch (err) {
+    throw new AirlockError('invalid_key', `${file}: ${(err as Error).message}.`, { cause: err });
+  }
+  const lines = [
+    ...ssh2.keys.map((k) => formatPublicKey(k)),
+    ...ssh2.rest.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')),
+  ];
   if (lines.length === 0) throw new AirlockError('invalid_key', `${file} holds no public key.`);
   return lines;
 }
@@ -58,11 +80,15 @@ export function registerKeysCommands(program: Command): void {
     .argument('<file>', 'public key file, e.g. ~/.ssh/id_ed25519.pub')
     .option('--json', 'print the registered keys as JSON')
     .addHelpText('after', `
-DSA keys and RSA keys under 2048 bits are refused. A PuTTYgen key: export it first with
-PuTTYgen's "Conversions > Export OpenSSH key", or copy the "Public key for pasting" box into a file.
+FILE may be an OpenSSH .pub or authorized_keys file, or the SSH2 public key file (RFC 4716,
+"---- BEGIN SSH2 PUBLIC KEY ----") that PuTTYgen's "Save public key" writes. A PuTTYgen .ppk is the
+private key: PuTTYgen writes no .pub next to it; load it in PuTTYgen and save the public key, or copy
+the box "Public key for pasting into OpenSSH authorized_keys file" into a file.
+DSA keys and RSA keys under 2048 bits are refused.
 
 Examples:
   airlock keys add ~/.ssh/id_ed25519.pub
+  airlock keys add mykey.pub            # saved by PuTTYgen ("Save public key")
   ssh-keygen -y -f ~/.ssh/id_ed25519 | airlock keys add -`)
     .action(async (file: string, opts: { json?: boolean }) => {
       const lines = keyLinesOf(readKeyFile(file), file);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
+import { cliCommand } from './invocation.ts';
 import { say } from './output.ts';
 
 /** Registers `serve`. */
@@ -37,14 +38,16 @@ The chosen addresses are also written to DATA_DIR/endpoints.json.`)
       say(`  User CA:    ${fingerprintSha256(server.core.ca.userCaKey.blob)}`);
       say(`  Host CA:    ${fingerprintSha256(server.core.ca.hostCaKey.blob)}`);
       if (users.length === 0) {
+        // The commands as this process was started: a checkout has no `airlock` on PATH (invocation.ts).
+        const airlock = cliCommand();
         say(`
 Next steps for a new installation:
   1. Create the first operator (prints a TOTP QR code and recovery codes):
-       airlock admin --data-dir ${config.dataDir} user add ADMIN_NAME --admin
+       ${airlock} admin --data-dir ${config.dataDir} user add ADMIN_NAME --admin
   2. Researchers then sign in and get a certificate:
-       airlock login --server ${publicUrl} --user NAME
+       ${airlock} login --server ${publicUrl} --user NAME
   3. Make compute nodes trust the CA:
-       airlock admin --data-dir ${config.dataDir} sshd-config --output-dir /etc/ssh/airlock`);
+       ${airlock} admin --data-dir ${config.dataDir} sshd-config --output-dir /etc/ssh/airlock`);
       }
       let stopping = false;
       const stop = (signal: string) => {

@@ -44,7 +44,8 @@ export interface BrowserAuthConnection {
 
 export type BrowserAuthOutcome =
   | { kind: 'accept'; identity: GatewayIdentity }
-  | { kind: 'reject'; reason: string; message: string };
+  /** `final`: the connection must end here — no other method may log it in after this refusal. */
+  | { kind: 'reject'; reason: string; message: string; final?: boolean };
 
 /** How the gateway waits for the browser: for Enter, or without a prompt. */
 export type BrowserPromptMode = 'enter' | 'none';
@@ -66,7 +67,15 @@ export interface GatewayBrowserLoginDeps {
 
 const TITLE = 'Airlock browser login';
 /** Most Enter presses one link allows (each re-checks the database once). */
-const MAX_PROMPTS = 30;
+const MAX_PROMPTS = 10;
+/**
+ * An empty answer this soon after the prompt was sent came from no person: ssh without a terminal
+ * (a script, an IDE, `ssh … < /dev/null`) answers every prompt at once with an empty line, because
+ * it cannot read one (OpenSSH read_passphrase without a TTY or askpass). After NO_TERMINAL_ANSWERS of
+ * those in a row the gateway stops asking and waits for the approval without a prompt instead.
+ */
+const INSTANT_ANSWER_MS = 1_000;
+const NO_TERMINAL_ANSWERS = 3;
 /** A refusal message is shown; the client's (empty) answer is not waited for longer than this. */
 const REFUSAL_ANSWER_MS = 10_000;
 /** How long after the browser approval a connection may still mint certificates with `cert`. */
@@ -140,38 +149,59 @@ export class GatewayBrowserLogin {
    */
   async keyboardInteractive(ctx: KeyboardPrompter, conn: BrowserAuthConnection): Promise<BrowserAuthOutcome> {
     if (conn.refused) return { kind: 'reject', reason: 'refused_earlier', message: 'a browser login was already refused on this connection' };
-    const refuse = async (reason: string, message: string): Promise<BrowserAuthOutcome> => {
+    const refuse = async (reason: string, message: string, final = false): Promise<BrowserAuthOutcome> => {
       conn.refused = true;
       // Zero prompts: OpenSSH prints the text and answers at once; then the method fails.
       await ask(ctx, [], `${message}\n`, conn.signal, REFUSAL_ANSWER_MS);
-      return { kind: 'reject', reason, message };
+      return { kind: 'reject', reason, message, final };
     };
+    // A denial is the account owner's explicit "no" to this connection. OpenSSH would otherwise go on to
+    // its next method (a certificate, say) and log in after all, right below "Login denied" (issue 11):
+    // the connection ends instead, and says so.
+    const denied = () => refuse('denied', 'Login denied in the browser. This connection is closed: no other login method is tried on it. Connect again if the denial was a mistake.', true);
+    const expired = () => refuse('expired', 'The login link expired before it was approved. This connection is closed; connect again for a new link.', true);
     try {
       const started = await this.#d.logins.start({ kind: 'ssh', userName: ctx.username, clientAddress: conn.address, connectionRef: conn.ref });
       conn.extendGrace(started.expiresAt - this.#d.clock.now() + REFUSAL_ANSWER_MS + 5_000);
       const lifetime = started.expiresAt - this.#d.clock.now() + 1_000;
       const instructions = loginInstructions(ctx.username, started, this.#d.clock.now(), this.#d.prompt);
-      if (this.#d.prompt === 'none') {
-        if ((await ask(ctx, [], instructions, conn.signal, lifetime)) === null) return { kind: 'reject', reason: 'aborted', message: 'the client went away' };
+      /** Waits for the decision without a prompt (zero-prompt keyboard-interactive); null once approved. */
+      const waitWithoutPrompt = async (text: string): Promise<BrowserAuthOutcome | null> => {
+        if ((await ask(ctx, [], text, conn.signal, lifetime)) === null) return { kind: 'reject', reason: 'aborted', message: 'the client went away' };
         const outcome = await this.#d.logins.wait(started.id, { signal: conn.signal });
         if (outcome === 'aborted') return { kind: 'reject', reason: 'aborted', message: 'the client went away' };
-        if (outcome === 'denied') return refuse('denied', 'Login denied in the browser.');
-        if (outcome === 'expired') return refuse('expired', 'The login link expired before it was approved. Connect again for a new link.');
+        if (outcome === 'denied') return denied();
+        if (outcome === 'expired') return expired();
+        return null;
+      };
+      if (this.#d.prompt === 'none') {
+        const refused = await waitWithoutPrompt(instructions);
+        if (refused !== null) return refused;
       } else {
         let text = instructions;
+        let instant = 0;
         for (let i = 0; ; i++) {
-          if (i >= MAX_PROMPTS) return refuse('too_many_prompts', 'Too many tries without an approval. Connect again for a new link.');
+          if (i >= MAX_PROMPTS) return refuse('too_many_prompts', `Still not approved after ${MAX_PROMPTS} tries. This connection is closed; connect again for a new link, and press Enter only after approving in the browser.`, true);
+          const askedAt = this.#d.clock.now();
           const answers = await ask(ctx, [{ prompt: 'Press Enter once you have approved the login in the browser: ', echo: true }], text, conn.signal, lifetime);
           if (answers === null) return { kind: 'reject', reason: 'aborted', message: 'the client went away or did not answer' };
+          const answeredIn = this.#d.clock.now() - askedAt;
           const typed = (answers[0] ?? '').trim();
           // Typing a code is optional; a code from another connection's login is refused outright.
           if (typed !== '' && normaliseUserCode(typed) !== normaliseUserCode(started.userCode)) {
-            return refuse('code_mismatch', 'That code belongs to another login, not to this connection. Connect again and use the link shown for it.');
+            return refuse('code_mismatch', 'That code belongs to another login, not to this connection. This connection is closed; connect again and use the link shown for it.', true);
           }
           const st = await this.#d.logins.check(started.id);
           if (st === 'approved' || st === 'consumed') break;
-          if (st === 'denied') return refuse('denied', 'Login denied in the browser.');
-          if (st === 'expired') return refuse('expired', 'The login link expired before it was approved. Connect again for a new link.');
+          if (st === 'denied') return denied();
+          if (st === 'expired') return expired();
+          instant = typed === '' && answeredIn < INSTANT_ANSWER_MS ? instant + 1 : 0;
+          if (instant >= NO_TERMINAL_ANSWERS) {
+            // No terminal to press Enter in: wait for the approval instead of asking again (issue 11 saw ~30 loops).
+            const refused = await waitWithoutPrompt(`No one can press Enter here (ssh has no terminal), so this session now waits for your approval and continues by itself. Open the link, sign in as ${ctx.username} and approve the code ${started.userCode}:\n\n  ${started.url}\n`);
+            if (refused !== null) return refused;
+            break;
+          }
           text = `Not approved yet. Open the link, sign in as ${ctx.username} and approve the code ${started.userCode}:\n\n  ${started.url}\n`;
         }
       }

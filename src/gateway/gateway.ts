@@ -25,7 +25,7 @@ import { auditAuth, GatewayAuthenticator, type GatewayIdentity } from './auth.ts
 import { dial, type Resolver } from './dialer.ts';
 import { relayConnection, type ConnectionRelays } from './channel-relay.ts';
 import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
-import { parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
+import { lobbyClientOf, parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
 import { hookConnection, OPEN_FAILURE, type ConnectionHooks } from './ssh2-internals.ts';
 import { forwardingRefusal } from './certificate-restrictions.ts';
@@ -119,9 +119,18 @@ interface Conn {
   browser: BrowserAuthConnection | null;
   /** The client→target data path, from authentication on (channel-relay.ts). */
   relays: ConnectionRelays | null;
+  /** The software part of the client's identification string (`OpenSSH_9.2p1`, `PuTTY_Release_0.78`), for the lobby. */
+  software?: string;
 }
 
 const noop = (): void => {};
+
+/** What ssh2 passes with a new connection: the peer, and its identification string once read. */
+interface SshConnectionInfo {
+  ip: string;
+  port: number;
+  header?: { versions?: { software?: string } };
+}
 
 /** Starts the gateway on `deps.listen` (port 0 picks one). */
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
@@ -171,7 +180,7 @@ class GatewayServer implements Gateway {
       keepaliveInterval: KEEPALIVE_INTERVAL_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     }, { hostKeyProviders: deps.hostCertificate ? [deps.hostCertificate.ssh2HostKey] : [], serverSigAlgs: SERVER_SIG_ALGS }));
-    this.#ssh.on('connection', (client: Connection, info: { ip: string; port: number }) => this.#onSshConnection(client, info));
+    this.#ssh.on('connection', (client: Connection, info: SshConnectionInfo) => this.#onSshConnection(client, info));
     this.#ssh.on('error', (err: Error) => this.#log('warn', 'ssh server error', { error: err.message }));
     // Our own TCP server, so that limits apply before ssh2 allocates anything for the connection.
     this.#net = createServer({ noDelay: true }, (socket) => this.#onTcp(socket));
@@ -295,7 +304,7 @@ class GatewayServer implements Gateway {
     }
   }
 
-  #onSshConnection(client: Connection, info: { ip: string; port: number }): void {
+  #onSshConnection(client: Connection, info: SshConnectionInfo): void {
     const key = `${info.ip}|${info.port}`;
     const conn = this.#pending.get(key);
     this.#pending.delete(key);
@@ -305,6 +314,7 @@ class GatewayServer implements Gateway {
       return;
     }
     conn.client = client;
+    conn.software = String(info.header?.versions?.software ?? '').slice(0, 64);
     conn.hooks = hookConnection(client, (type) => {
       if (conn.identity !== null) this.#refused(conn, 'channel', { channel_type: type.slice(0, 64) });
     });
@@ -456,6 +466,8 @@ class GatewayServer implements Gateway {
         type: 'gateway.auth', outcome: outcome.reason === 'internal' ? 'failure' : 'denied', actor: ctx.username.slice(0, 256), clientAddress: conn.address,
         details: { method: 'browser', reason: outcome.reason, message: outcome.message },
       }));
+      // A final refusal (a denial in the browser, …) ends the connection: no other method may log it in.
+      if (outcome.final === true) conn.client?.end();
       return;
     }
     const id = outcome.identity;
@@ -709,7 +721,7 @@ class GatewayServer implements Gateway {
       const view: LobbyView = {
         userName: id.user.name, method: id.method, serial: id.serial, validBefore: id.validBefore,
         targets: cmd.kind === 'text' || cmd.kind === 'json' ? await this.#targets(conn) : [],
-        gateway: this.publicAddress, now: this.#d.clock.now(),
+        gateway: this.publicAddress, now: this.#d.clock.now(), clientAddress: conn.address, client: lobbyClientOf(conn.software),
       };
       if (cmd.kind === 'text') out = renderLobbyText(view);
       else if (cmd.kind === 'json') out = renderLobbyJson(view);

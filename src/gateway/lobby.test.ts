@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Target } from '../inventory/ports.ts';
-import { localPortFor, parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
+import { decideForward } from '../policy/forward.ts';
+import { lobbyClientOf, localPortFor, parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const vm: Target = {
@@ -58,4 +59,37 @@ test('expired targets are hidden; JSON carries the same commands', () => {
   assert.match(renderLobbyHelp(view()), /hosts --json/);
   assert.equal(localPortFor(22), 10022);
   assert.equal(localPortFor(8888), 8888);
+});
+
+test('a PuTTY client gets PuTTY settings and plink commands (-proxycmd, not -J) besides the ssh lines', () => {
+  assert.equal(lobbyClientOf('PuTTY_Release_0.78'), 'putty');
+  assert.equal(lobbyClientOf('OpenSSH_9.2p1'), 'other');
+  assert.equal(lobbyClientOf(undefined), 'other');
+  const t = renderLobbyText(view({ client: 'putty' }));
+  assert.match(t, /You are using PuTTY/);
+  assert.match(t, /^ {2}ssh -J alice@gw\.example\.org:2222 ubuntu@vm1$/m);
+  assert.match(t, /^ {2}plink -proxycmd "plink -batch -P 2222 alice@gw\.example\.org -nc %host:%port" -P 22 ubuntu@vm1$/m);
+  assert.match(t, /Connection > Proxy: "SSH to proxy/);
+  assert.match(t, /^ {4}plink -N -L 127\.0\.0\.1:8888:vm1:8888 -P 2222 alice@gw\.example\.org$/m);
+  assert.match(t, /Tunnels: Source port 10080, Destination vm1:80/);
+  assert.doesNotMatch(t, /plink -J|plink[^\n]* -J /);
+  // OpenSSH users are not shown PuTTY settings.
+  assert.doesNotMatch(renderLobbyText(view({ client: 'other' })), /plink|PuTTY:/);
+  const j = JSON.parse(renderLobbyJson(view())) as { targets: { plink_command: string }[] };
+  assert.match(j.targets[0]!.plink_command, /^plink -proxycmd /);
+});
+
+test('targets the client\'s address may not reach are marked with the gateway\'s own reason', () => {
+  const job: Target = { ...vm, id: 't2', name: 'job-5678', allowedCidrs: ['10.1.0.0/16'] };
+  const broken: Target = { ...vm, id: 't3', name: 'job-bad', allowedCidrs: ['not a cidr'] };
+  const t = renderLobbyText(view({ targets: [vm, job, broken], clientAddress: '192.0.2.7' }));
+  assert.match(t, /^job-5678 .*\n {2}NOT REACHABLE from here: Target job-5678 cannot be reached from your address 192\.0\.2\.7\. /m);
+  assert.match(t, /^job-bad .*\n {2}NOT REACHABLE from here: Target job-bad has an invalid client address restriction; ask an operator\./m);
+  assert.doesNotMatch(t, /^vm1 .*\n {2}NOT REACHABLE/m);
+  assert.doesNotMatch(renderLobbyText(view({ targets: [job], clientAddress: '10.1.2.3' })), /NOT REACHABLE/);
+  const j = JSON.parse(renderLobbyJson(view({ targets: [vm, job], clientAddress: '192.0.2.7' }))) as { targets: { name: string; reachable: boolean; unreachable_reason: string | null }[] };
+  assert.deepEqual(j.targets.map((x) => [x.name, x.reachable]), [['job-5678', false], ['vm1', true]]);
+  // The mark and the gateway's refusal come from the same function.
+  const refused = decideForward({ targets: [job], host: 'job-5678', port: 22, clientAddress: '192.0.2.7', ownListeners: [], now: NOW });
+  assert.equal(refused.decision === 'deny' ? refused.message : '', j.targets[0]!.unreachable_reason);
 });

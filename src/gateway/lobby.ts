@@ -2,10 +2,17 @@
  * The lobby: what `ssh USER@GATEWAY` prints without a target — who you are, when your certificate
  * expires, your targets with their services, and the exact commands that reach them (ProxyJump, `-L`
  * tunnels with the service URL and token). `hosts --json` gives the same as JSON. Pure rendering.
+ *
+ * A PuTTY or plink client (its SSH identification string, RFC 4253 §4.2, says `PuTTY_…`) also gets
+ * the PuTTY settings and plink commands: plink 0.78 has no `-J`, so a jump is `-proxycmd "plink … -nc
+ * %host:%port"`, and PuTTY's own is the "SSH to proxy" setting. Targets the client's address may not
+ * reach (their allowed client CIDRs) are marked with the reason, by the same rule the gateway applies
+ * to the forward itself (policy/forward.ts).
  */
 import type { Target } from '../inventory/ports.ts';
 import { formatDuration } from '../duration.ts';
 import { loginNameFor } from '../identity/user-names.ts';
+import { clientAddressProblem } from '../policy/forward.ts';
 
 export interface LobbyView {
   userName: string;
@@ -17,6 +24,18 @@ export interface LobbyView {
   /** The public SSH address of the gateway. */
   gateway: { host: string; port: number };
   now: number;
+  /** The client's canonical address: targets it may not reach are marked. */
+  clientAddress?: string;
+  /** The client program, from its identification string (lobbyClientOf). */
+  client?: LobbyClient;
+}
+
+/** Which commands suit the client: PuTTY/plink also get PuTTY settings and plink commands. */
+export type LobbyClient = 'putty' | 'other';
+
+/** The client kind from the software part of its SSH identification string (`PuTTY_Release_0.78`). */
+export function lobbyClientOf(software: string | undefined): LobbyClient {
+  return software !== undefined && /^PuTTY[_-]/i.test(software) ? 'putty' : 'other';
 }
 
 /** What an exec command asks the lobby for. */
@@ -63,6 +82,11 @@ function serviceUrl(localPort: number, path: string | null, token: string | null
   return `http://127.0.0.1:${localPort}${p}${q}`;
 }
 
+/** plink's options for the gateway: `-P PORT user@host` (plink takes the port as -P). */
+function plinkGatewayArgs(v: LobbyView): string {
+  return `${v.gateway.port === 22 ? '' : `-P ${v.gateway.port} `}${v.userName}@${v.gateway.host}`;
+}
+
 interface TargetView {
   name: string;
   project: string;
@@ -71,7 +95,11 @@ interface TargetView {
   login: string;
   expiresAt: number | null;
   ssh: string;
-  services: { name: string; port: number; localPort: number; tunnel: string; url: string | null }[];
+  /** plink through the gateway (no -J in PuTTY 0.78: a -proxycmd running plink -nc). */
+  plink: string;
+  /** Why the client's address may not reach it (the gateway's own rule), or null. */
+  unreachable: string | null;
+  services: { name: string; port: number; localPort: number; tunnel: string; plinkTunnel: string; url: string | null }[];
 }
 
 function views(v: LobbyView): TargetView[] {
@@ -81,6 +109,7 @@ function views(v: LobbyView): TargetView[] {
     .map((t) => {
       const login = t.loginUser ?? loginNameFor(v.userName);
       const portOpt = t.port === 22 ? '' : `-p ${t.port} `;
+      const problem = v.clientAddress === undefined ? undefined : clientAddressProblem(t, v.clientAddress);
       return {
         name: t.name,
         project: t.projectName,
@@ -89,9 +118,16 @@ function views(v: LobbyView): TargetView[] {
         login,
         expiresAt: t.expiresAt,
         ssh: `ssh -J ${jumpSpec(v)} ${portOpt}${login}@${t.name}`,
+        plink: `plink -proxycmd "plink -batch ${plinkGatewayArgs(v)} -nc %host:%port" -P ${t.port} ${login}@${t.name}`,
+        unreachable: problem?.decision === 'deny' ? problem.message : null,
         services: t.services.map((s) => {
           const localPort = localPortFor(s.port);
-          return { name: s.name, port: s.port, localPort, tunnel: `ssh -N -L ${localPort}:${t.name}:${s.port} ${gatewayArgs(v)}`, url: serviceUrl(localPort, s.path, s.token) };
+          return {
+            name: s.name, port: s.port, localPort,
+            tunnel: `ssh -N -L ${localPort}:${t.name}:${s.port} ${gatewayArgs(v)}`,
+            plinkTunnel: `plink -N -L 127.0.0.1:${localPort}:${t.name}:${s.port} ${plinkGatewayArgs(v)}`,
+            url: serviceUrl(localPort, s.path, s.token),
+          };
         }),
       };
     });
@@ -114,18 +150,40 @@ export function renderLobbyText(v: LobbyView): string {
   }
   lines.push(`${who}.`, '');
   const ts = views(v);
+  const putty = v.client === 'putty';
   if (ts.length === 0) {
     lines.push('You have no targets yet: a target appears here when your project registers a VM, job or node.');
   } else {
+    if (putty) {
+      lines.push(
+        'You are using PuTTY. Each target shows the PuTTY settings and a plink command (plink has no -J; it jumps',
+        'with -proxycmd); the ssh lines are for OpenSSH. PuTTY and plink need your key and certificate: Connection >',
+        'SSH > Auth > Credentials, or plink -i KEY.ppk -cert KEY-cert.pub before the user@host (or Pageant).',
+        '"airlock putty" writes both files, saved sessions and these commands with your paths.',
+        '',
+      );
+    }
     lines.push(`Your targets (${ts.length}):`);
     for (const t of ts) {
       lines.push('');
       const expiry = t.expiresAt === null ? '' : `, until ${iso(t.expiresAt)}`;
       lines.push(`${t.name}  (project ${t.project}, ${t.host} port ${t.port}, login ${t.login}${expiry})`);
+      if (t.unreachable !== null) lines.push(`  NOT REACHABLE from here: ${t.unreachable} Connect from an address the target allows (your institution's network or VPN).`);
       lines.push(`  ${t.ssh}`);
+      if (putty) {
+        lines.push(
+          `  PuTTY: Host Name ${t.name}, Port ${t.port}, Connection > Data: user ${t.login}; Connection > Proxy: "SSH to proxy`,
+          `    and use port forwarding", Proxy hostname ${v.gateway.host}, Port ${v.gateway.port}, Username ${v.userName}.`,
+          `  ${t.plink}`,
+        );
+      }
       for (const s of t.services) {
         lines.push(`  ${s.name} on port ${s.port}:`);
         lines.push(`    ${s.tunnel}`);
+        if (putty) {
+          lines.push(`    PuTTY (your gateway session): Connection > SSH > Tunnels: Source port ${s.localPort}, Destination ${t.name}:${s.port}, Add.`);
+          lines.push(`    ${s.plinkTunnel}`);
+        }
         if (s.url !== null) lines.push(`    then open ${s.url}`);
       }
     }
@@ -149,7 +207,10 @@ export function renderLobbyJson(v: LobbyView): string {
       login: t.login,
       expires_at: t.expiresAt === null ? null : iso(t.expiresAt),
       ssh_command: t.ssh,
-      services: t.services.map((s) => ({ name: s.name, port: s.port, local_port: s.localPort, tunnel_command: s.tunnel, url: s.url })),
+      plink_command: t.plink,
+      reachable: t.unreachable === null,
+      unreachable_reason: t.unreachable,
+      services: t.services.map((s) => ({ name: s.name, port: s.port, local_port: s.localPort, tunnel_command: s.tunnel, plink_tunnel_command: s.plinkTunnel, url: s.url })),
     })),
   }, null, 2) + '\n';
 }

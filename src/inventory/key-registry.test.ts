@@ -143,4 +143,15 @@ describe('KeyRegistry', () => {
     const empty = await inventory.addProject('empty', { name: 'admin-cli', clientAddress: null });
     assert.equal(await keys.cloudInit(empty), '#cloud-config\n# Airlock: public keys of the members of project empty\nssh_authorized_keys: []\n');
   });
+
+  test('the SSH2 public key file PuTTYgen saves (RFC 4716, pasted in the web app) is stored as its OpenSSH line', async () => {
+    const ppk = join(dir, 'pg.ppk');
+    const r = spawnSync('puttygen', ['-t', 'ed25519', '-C', 'pg@laptop', '-o', ppk, '-q', '--new-passphrase', '/dev/null']);
+    assert.equal(r.status, 0, String(r.stderr));
+    assert.equal(spawnSync('puttygen', [ppk, '-O', 'public', '-o', `${ppk}.pub`]).status, 0);
+    const key = await keys.add(bob, readFileSync(`${ppk}.pub`, 'utf8'), { name: 'bob', clientAddress: '127.0.0.1' });
+    assert.equal(key.publicKey, spawnSync('puttygen', [ppk, '-L'], { encoding: 'utf8' }).stdout.trim());
+    assert.equal(key.fingerprint, spawnSync('puttygen', [ppk, '-l', '-E', 'sha256'], { encoding: 'utf8' }).stdout.trim().split(/\s+/)[2]);
+    await keys.remove(bob, key.fingerprint, { name: 'bob', clientAddress: '127.0.0.1' });
+  });
 });

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { assertAcceptableKey, formatPublicKey, parsePublicKey } from '../ssh/keys.ts';
+import { hasRfc4716Block, parseRfc4716PublicKey } from '../ssh/rfc4716.ts';
 import type { Store } from '../store/repositories.ts';
 import type { Actor, KeyRegistryPort, RegisteredKey } from './ports.ts';
 
@@ -45,11 +46,12 @@ export class KeyRegistry implements KeyRegistryPort {
   }
 
   /**
-   * Registers a key from one `.pub` / authorized_keys line (`type base64 [comment]`, no options).
+   * Registers a key from one `.pub` / authorized_keys line (`type base64 [comment]`, no options), or
+   * from one SSH2 public-key file (RFC 4716, as PuTTYgen saves it; pasted into the web app).
    * Throws invalid_key, weak_key, conflict (already registered) or quota_exceeded.
    */
   async add(owner: KeyOwner, line: string, actor: Actor): Promise<RegisteredKey> {
-    const key = parsePublicKey(line);
+    const key = hasRfc4716Block(line) ? parseRfc4716PublicKey(line) : parsePublicKey(line);
     assertAcceptableKey(key);
     const comment = key.comment.trim();
     if (comment.length > MAX_COMMENT) throw new AirlockError('invalid_key', `The key comment is longer than ${MAX_COMMENT} characters; shorten it.`);

@@ -126,6 +126,24 @@ function parseCidrs(list: readonly string[]): Cidr[] | undefined {
   }
 }
 
+/**
+ * Why a client at `clientAddress` may not reach target `t` — outside the target's allowed client CIDRs
+ * (Rescale's per-job restriction), or the restriction is unreadable (fail closed) — or undefined. The
+ * one rule for forwards (decideForward) and for the lobby's marks.
+ */
+export function clientAddressProblem(t: Target, clientAddress: string): ForwardDecision | undefined {
+  if (t.allowedCidrs.length === 0) return undefined;
+  const blocks = parseCidrs(t.allowedCidrs);
+  if (blocks === undefined) return deny('invalid_target', `Target ${t.name} has an invalid client address restriction; ask an operator.`);
+  let inside = false;
+  try {
+    inside = cidrListContains(blocks, clientAddress);
+  } catch {
+    inside = false;
+  }
+  return inside ? undefined : deny('client_address_not_allowed', `Target ${t.name} cannot be reached from your address ${clientAddress}.`);
+}
+
 /** Checks one candidate target: expiry, port, client CIDRs, then the destination address. */
 function checkTarget(t: Target, req: ForwardRequest): ForwardDecision {
   if (t.expiresAt !== null && t.expiresAt <= req.now) return deny('target_expired', `Target ${t.name} has expired.`);
@@ -133,17 +151,8 @@ function checkTarget(t: Target, req: ForwardRequest): ForwardDecision {
   if (!ports.includes(req.port)) {
     return deny('port_not_allowed', `Port ${req.port} is not open to you on ${t.name}; allowed: ${[...new Set(ports)].join(', ')}.`);
   }
-  if (t.allowedCidrs.length > 0) {
-    const blocks = parseCidrs(t.allowedCidrs);
-    if (blocks === undefined) return deny('invalid_target', `Target ${t.name} has an invalid client address restriction; ask an operator.`);
-    let inside = false;
-    try {
-      inside = cidrListContains(blocks, req.clientAddress);
-    } catch {
-      inside = false;
-    }
-    if (!inside) return deny('client_address_not_allowed', `Target ${t.name} cannot be reached from your address ${req.clientAddress}.`);
-  }
+  const fromHere = clientAddressProblem(t, req.clientAddress);
+  if (fromHere !== undefined) return fromHere;
   const h = targetHost(t);
   if (h.kind === 'invalid') return deny('invalid_target', `Target ${t.name} has an invalid address; ask an operator.`);
   if (h.kind === 'ip') {

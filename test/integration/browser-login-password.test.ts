@@ -55,6 +55,8 @@ before(async () => {
     // dave: his registered key (no certificate) first, then the browser.
     { alias: 'gw-dave', hostName: gw.host, port: gw.port, user: 'dave', extra: [`IdentityFile ${dave.key}`, 'CertificateFile none', 'IdentitiesOnly yes', 'PreferredAuthentications publickey,keyboard-interactive', 'BatchMode no', 'LogLevel VERBOSE'] },
     { alias: 'gw-dave-cert', hostName: gw.host, port: gw.port, user: 'dave', key: dave, extra: ['PreferredAuthentications publickey'] },
+    // alice with her certificate too, the browser login tried first: after a denial OpenSSH would go on to the certificate.
+    { alias: 'gw-both', hostName: gw.host, port: gw.port, user: 'alice', key: alice, extra: ['PreferredAuthentications keyboard-interactive,publickey', 'BatchMode no', 'LogLevel INFO'] },
   ]);
   chrome = await launchChromium();
 });
@@ -112,9 +114,37 @@ test('a denial in the browser is shown in the terminal and the login fails', { s
     askpass.answer('');
   }, { env: askpass.env });
   assert.equal(r.code, 255);
-  assert.match(r.stderr, /Login denied in the browser\./);
-  assert.match(r.stderr, /Permission denied/);
+  assert.match(r.stderr, /Login denied in the browser\. This connection is closed: no other login method is tried on it\./);
   assert.equal((await gw.audit('gateway.auth')).filter((e) => e.details.reason === 'denied').at(-1)?.actor, 'alice');
+});
+
+test('a denial in the browser ends the connection: the certificate that ssh tries next does not log it in', { skip }, async () => {
+  const askpass = makeAskpass(gw.dir);
+  const before = (await gw.audit('gateway.auth')).length;
+  const r = await sshWithLink(cfg, ['gw-both', 'hosts'], async (url, code) => {
+    await decideWithPassword(url, code, 'alice', 'deny');
+    askpass.answer('');
+  }, { env: askpass.env });
+  assert.equal(r.code, 255, r.stdout + r.stderr);
+  assert.match(r.stderr, /Login denied in the browser\. This connection is closed/);
+  assert.doesNotMatch(r.stdout, /signed in as alice/);
+  const after = (await gw.audit('gateway.auth')).slice(before);
+  assert.ok(after.some((e) => e.details.reason === 'denied'));
+  assert.ok(!after.some((e) => e.outcome === 'success'), JSON.stringify(after.map((e) => [e.outcome, e.details])));
+  // The certificate alone still works on a new connection (the denial was for that connection only).
+  const direct = await sshF(cfg, ['-o', 'PreferredAuthentications=publickey', 'gw-both', 'hosts']);
+  assert.equal(direct.code, 0, direct.stderr);
+});
+
+test('ssh without a terminal: no loop of "Not approved yet", the session waits for the approval and continues', { skip }, async () => {
+  // No TTY and no askpass: OpenSSH answers every prompt at once with an empty line.
+  const r = await sshWithLink(cfg, ['gw', 'hosts'], async (url, code) => {
+    await decideWithPassword(url, code, 'alice', 'approve');
+  }, { env: { SSH_ASKPASS: '', SSH_ASKPASS_REQUIRE: 'never', DISPLAY: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /signed in as alice through a browser login/);
+  assert.match(r.stderr, /No one can press Enter here \(ssh has no terminal\), so this session now waits for your approval/);
+  assert.ok((r.stderr.match(/Not approved yet/g) ?? []).length <= 2, r.stderr);
 });
 
 test('a code from another SSH connection is refused, and approving that connection does not release this one', { skip }, async () => {

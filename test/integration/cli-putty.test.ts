@@ -11,7 +11,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, run, startProcess, stopProcess, waitFor } from '../harness/processes.ts';
-import { startCliWorld, SERVICE_TOKEN, type CliWorld } from './cli-fixture.ts';
+import { runDetached, startCliWorld, SERVICE_TOKEN, type CliWorld } from './cli-fixture.ts';
 
 const PLINK = spawnSync('plink', ['-V'], { encoding: 'utf8' });
 const skip = PLINK.error ? 'plink is not installed (apt-get install putty-tools)' : false;
@@ -92,4 +92,29 @@ test('a plink -L tunnel through the gateway reaches the service (the command the
   }
   const tunnels = readFileSync(join(w.home, '.putty', 'sessions', 'airlock-tunnels'), 'utf8');
   assert.match(tunnels, new RegExp(`^PortForwardings=L127\\.0\\.0\\.1:\\d+=vm1:${w.idlePort},L127\\.0\\.0\\.1:\\d+=vm1:${w.web.port}$`, 'm'));
+});
+
+test('the lobby seen from plink: PuTTY settings and a plink -proxycmd command that works as printed; targets out of reach are marked', { skip }, async () => {
+  await w.gw.target({ name: 'job-far', project: 'genomics', host: '127.0.0.1', port: w.node.port, loginUser: 'root', allowedCidrs: ['10.9.0.0/16'] });
+  const r = await plink([...gatewayArgs(), 'hosts']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /You are using PuTTY/);
+  assert.match(r.stdout, /^job-far .*\n {2}NOT REACHABLE from here: Target job-far cannot be reached from your address 127\.0\.0\.1\. /m);
+  assert.doesNotMatch(r.stdout, /^vm1 .*\n {2}NOT REACHABLE/m);
+  const printed = new RegExp(`^ {2}(plink -proxycmd "plink -batch -P ${w.gw.port} alice@127\\.0\\.0\\.1 -nc %host:%port" -P ${w.node.port} root@vm1)$`, 'm').exec(r.stdout);
+  assert.ok(printed, r.stdout);
+  // Run it as printed, with the credentials the lobby says to add (-i, -cert; -hostkey pins the gateway here
+  // because this HOME has no PuTTY host key cache).
+  const creds = `-i ${files.ppk} -cert ${files.certificate}`;
+  const command = printed[1]!
+    .replace('plink -batch ', `plink -batch ${creds} -hostkey ${fingerprint} `)
+    .replace(/^plink /, `plink -batch ${creds} `);
+  const jumped = await run('sh', ['-c', `${command} 'echo via-plink-proxycmd'`], { env: w.env(), timeoutMs: 30_000 });
+  assert.equal(jumped.code, 0, jumped.stderr);
+  assert.equal(jumped.stdout.trim(), 'via-plink-proxycmd');
+  // The ssh client gets no PuTTY lines.
+  const viaSsh = await runDetached('ssh', ['-F', w.sshConfig, 'airlock-gateway', 'hosts'], w.env());
+  assert.equal(viaSsh.code, 0, viaSsh.stderr);
+  assert.doesNotMatch(viaSsh.stdout, /plink|PuTTY:/);
+  assert.match(viaSsh.stdout, /^job-far .*\n {2}NOT REACHABLE/m);
 });

@@ -17,7 +17,7 @@ input[type=text],input[type=password]{width:100%;padding:.45rem;font-size:1rem;b
 button{padding:.5rem 1rem;font-size:1rem;margin-right:.5rem;cursor:pointer}
 .code{font-family:ui-monospace,monospace;font-size:1.6rem;letter-spacing:.15rem;background:#f3f4f6;padding:.3rem .6rem;border-radius:.3rem}
 .note{color:#555;font-size:.9rem}.error{color:#a40000;background:#fdecea;padding:.6rem;border-radius:.3rem}
-.ok{color:#0a5c2c;background:#e6f4ea;padding:.6rem;border-radius:.3rem}dt{font-weight:600}dd{margin:0 0 .5rem 0}
+.ok{color:#0a5c2c;background:#e6f4ea;padding:.6rem;border-radius:.3rem}.denied{color:#6b3a00;background:#fff3e0;border:1px solid #e0a458;padding:.6rem;border-radius:.3rem}dt{font-weight:600}dd{margin:0 0 .5rem 0}
 .or{margin:1.5rem 0;color:#777}a.button{display:inline-block;padding:.5rem 1rem;border:1px solid #888;border-radius:.2rem;text-decoration:none;color:inherit}
 `;
 
@@ -98,7 +98,12 @@ Only ${p.request.userName} can approve it.</p>
 /** After a decision: what to do next. */
 export function decidedPage(p: { request: LoginRequestView; decision: 'approved' | 'denied'; userName: string }): Html {
   if (p.decision === 'denied') {
-    return layout('Login denied', html`<h1>Login denied</h1><p class="ok" role="status">The login was denied. The terminal that asked for it will be told so.</p>`);
+    // Not the green "ok" box: nothing succeeded. Say what happens now, on both sides.
+    const there = p.request.kind === 'ssh'
+      ? html`The ssh connection that asked for it is refused and closed; it cannot log in by another method either.`
+      : html`<code>airlock login --browser</code> in the terminal that asked for it stops without signing in.`;
+    return layout('Login denied', html`<h1>Login denied</h1><p class="denied" role="status" id="result">You denied this login${p.request.clientAddress ? html` from <strong>${p.request.clientAddress}</strong>` : ''}. ${there}</p>
+<p class="note">If you did not start this login, someone else has a link for your account: tell your operators. If it was you, start the login again.</p>`);
   }
   const next = p.request.kind === 'ssh'
     ? html`You are now logged in as <strong>${p.userName}</strong> and should be able to continue in your ssh session.`

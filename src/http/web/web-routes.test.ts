@@ -152,6 +152,10 @@ test('denying releases the waiter with a refusal', async () => {
   const login = await startSsh('alice');
   const res = await b.post(`${pathOf(login.url)}/deny`, { csrf: b.csrf(), code: login.userCode });
   assert.equal(res.status, 200);
+  // A denial is not shown as a success (no green "ok" box), and says what happens to the ssh connection.
+  assert.doesNotMatch(res.text, /class="ok"/);
+  assert.match(res.text, /<p class="denied" role="status" id="result">You denied this login/);
+  assert.match(res.text, /The ssh connection that asked for it is refused and closed/);
   assert.equal(await srv.server.browserLogin.logins.wait(login.id), 'denied');
   assert.deepEqual(await srv.server.browserLogin.logins.complete(login.id), { ok: false, reason: 'denied' });
 });
