@@ -133,6 +133,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
     inventory: core.inventory, keyRegistry: core.keyRegistry,
     sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
+    trustedProxies: config.trustedProxies, trustedProxyHeader: config.trustedProxyHeader,
     browserLogin: { ...browserLogin, password: core.login, audit: core.audit },
   });
   const http = serve({ fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port });

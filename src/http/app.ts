@@ -12,7 +12,8 @@ import type { SessionTokens } from '../identity/session-tokens.ts';
 import type { Store, User } from '../store/repositories.ts';
 import { formatPublicKey, parsePublicKey } from '../ssh/keys.ts';
 import { errorResponse } from './api-errors.ts';
-import { clientAddress, jsonBody, requiredString } from './request.ts';
+import { clientAddress, jsonBody, requiredString, resolveClientAddressMiddleware } from './request.ts';
+import { trustedProxies, type ForwardedHeaderName } from './forwarded.ts';
 import { certificateJson } from '../ca/ledger-view.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';
@@ -45,6 +46,10 @@ export interface HttpDeps {
   /** The browser login (web pages, OIDC, device flow); absent = API only. */
   browserLogin?: BrowserLoginServices & { password: WebPasswordLogin; audit: Auditor };
   log?: (msg: string, err: unknown) => void;
+  /** CIDRs of the reverse proxies whose forwarded header is believed (AIRLOCK_TRUSTED_PROXIES); none by default. */
+  trustedProxies?: readonly string[];
+  /** The header those proxies set (AIRLOCK_TRUSTED_PROXY_HEADER). */
+  trustedProxyHeader?: ForwardedHeaderName;
 }
 
 type Env = { Variables: { user: User; tokenId: string; loginMethod: string } };
@@ -60,6 +65,8 @@ function parseSerial(text: string): bigint {
 export function createHttpApp(deps: HttpDeps): Hono<Env> {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
   const app = new Hono<Env>();
+  // First of all: every later handler (throttle, audit, ledger, rate limits) reads this one address.
+  app.use('*', resolveClientAddressMiddleware(trustedProxies(deps.trustedProxies ?? [], deps.trustedProxyHeader)));
   app.use('*', secureHeaders());
   app.use('/api/*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw new AirlockError('bad_request', `The request body is larger than ${MAX_BODY} bytes.`); } }));
   app.onError((err, c) => errorResponse(err, c, log));
