@@ -15,6 +15,7 @@ import { errorResponse } from './api-errors.ts';
 import { clientAddress, jsonBody, requiredString, resolveClientAddressMiddleware } from './request.ts';
 import { trustedProxies, type ForwardedHeaderName } from './forwarded.ts';
 import { certificateJson } from '../ca/ledger-view.ts';
+import { parseSerialText } from '../ca/serial-text.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
@@ -55,11 +56,6 @@ export interface HttpDeps {
 type Env = { Variables: { user: User; tokenId: string; loginMethod: string } };
 
 const MAX_BODY = 64 * 1024;
-
-function parseSerial(text: string): bigint {
-  if (!/^\d{1,20}$/.test(text)) throw new AirlockError('bad_request', `"${text}" is not a certificate serial number.`);
-  return BigInt(text);
-}
 
 /** Builds the Hono application. */
 export function createHttpApp(deps: HttpDeps): Hono<Env> {
@@ -147,7 +143,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
 
   app.delete('/api/v1/certificates/:serial', requireUser, async (c) => {
     const user = c.get('user');
-    const rec = await deps.ca.revoke(parseSerial(c.req.param('serial') ?? ''), { actor: user.name, owner: user, reason: 'revoked by owner', clientAddress: clientAddress(c) });
+    const rec = await deps.ca.revoke(parseSerialText(c.req.param('serial') ?? ''), { actor: user.name, owner: user, reason: 'revoked by owner', clientAddress: clientAddress(c) });
     return c.json({ revoked: [rec.serial.toString()] });
   });
 

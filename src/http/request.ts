@@ -57,6 +57,8 @@ export function optionalString(body: Record<string, unknown>, name: string, max 
   const v = body[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new AirlockError('bad_request', `The field "${name}" must be a non-empty string of at most ${max} characters.`);
+  // No text field has a use for NUL, and PostgreSQL refuses it in text columns (an error, i.e. a 500).
+  if (v.includes('\0')) throw new AirlockError('bad_request', `The field "${name}" must not contain NUL characters.`);
   return v;
 }
 
