@@ -1,10 +1,14 @@
 /**
  * Issue 10 item 6, the smaller edges, each attacked the way an outsider would: a user name made of
  * terminal escapes and a forged line shown by `airlock admin audit`; route parameters that reached the
- * database unchecked (a serial past 2^64, NUL bytes) and answered 500.
+ * database unchecked (a serial past 2^64, NUL bytes) and answered 500; `airlock login` sending a
+ * password over plain http to another machine.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { airlock } from '../harness/airlock.ts';
 import { postJson, startTestServer, TEST_PASSWORD } from '../harness/in-process.ts';
 
@@ -56,5 +60,17 @@ test('route parameters that cannot name anything are a 400 with a clear message,
     assert.equal(nul.status, 400, nul.text);
   } finally {
     await t.stop();
+  }
+});
+
+test('airlock login refuses to send a password to a plain-http server that is not this machine', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'airlock-home-'));
+  try {
+    // 192.0.2.10 (TEST-NET-1) is never reachable: the refusal must come before any connection attempt.
+    const r = await airlock(['login', '--server', 'http://192.0.2.10:8080', '--user', 'alice', '--password-stdin', '--otp', '123456'], { input: 'a password\n', env: { HOME: home }, timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim(), 'airlock: Refusing to send your password and session over plain http to 192.0.2.10:8080: use the server\'s https:// URL, or add --insecure-http if you really mean it.');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
   }
 });
