@@ -157,6 +157,17 @@ test('denying releases the waiter with a refusal', async () => {
   assert.deepEqual(await srv.server.browserLogin.logins.complete(login.id), { ok: false, reason: 'denied' });
 });
 
+test('a device login (airlock login --browser) shows its code visibly and asks to compare it with the terminal', async () => {
+  const login = await srv.server.browserLogin.logins.start({ kind: 'device', userName: 'alice', clientAddress: '192.0.2.8', connectionRef: 'device' });
+  const b = new Browser();
+  await signIn(b, 'alice', pathOf(login.url));
+  const res = await b.get(pathOf(login.url));
+  assert.equal(res.status, 200);
+  assert.match(res.text, new RegExp(`<span class="code" id="user-code">${login.userCode}</span>`));
+  assert.match(res.text, /the code below is the one your terminal shows/);
+  assert.match(res.text, /airlock login --browser/);
+});
+
 test('CSRF: a POST without the token, with a wrong one, or from another origin is refused', async () => {
   const b = new Browser();
   await signIn(b, 'alice');
