@@ -7,8 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:http';
 import { ManualClock } from '../../src/clock.ts';
+import { formatPublicKey, publicKeyFromKeyObject } from '../../src/ssh/keys.ts';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../harness/in-process.ts';
 
 /** POSTs JSON to the server from `localAddress`, with extra headers; status and parsed body. */
@@ -74,6 +76,17 @@ test('two clients behind a trusted proxy: one is locked out after wrong password
     assert.equal(ok.status, 200, 'another client behind the same proxy is not locked out');
     const success = await t.server.core.store.audit.list({ actor: 'dora', type: 'auth.password_totp' });
     assert.deepEqual(success.map((e) => [e.outcome, e.clientAddress]), [['denied', '198.51.100.66'], ['success', '198.51.100.20']]);
+
+    // The ledger and the browser-login request (shown on the approval page) record the same client.
+    const publicKey = formatPublicKey(publicKeyFromKeyObject(generateKeyPairSync('ed25519').publicKey), 'dora@laptop');
+    const cert = await postFrom(t, '/api/v1/certificates', { public_key: publicKey }, '127.0.0.1', { 'x-forwarded-for': '198.51.100.20', authorization: `Bearer ${ok.json.token as string}` });
+    assert.equal(cert.status, 201, JSON.stringify(cert.json));
+    const [issued] = await t.server.core.store.certificates.listByUser((await t.server.core.store.users.byName('dora'))!.id);
+    assert.equal(issued?.clientAddress, '198.51.100.20');
+    const device = await postFrom(t, '/api/v1/device/authorize', { user: 'dora' }, '127.0.0.1', { 'x-forwarded-for': '2001:db8::0:7' });
+    assert.equal(device.status, 200);
+    const view = await t.server.browserLogin.logins.view(new URL(device.json.verification_uri_complete as string).pathname.split('/').pop()!);
+    assert.equal(view?.clientAddress, '2001:db8::7');
   } finally {
     await t.stop();
   }
