@@ -40,7 +40,7 @@ export interface LocalLoginInput {
   password: string;
   /** A 6-digit TOTP code or a recovery code. */
   otp: string;
-  /** The peer address as the socket saw it; null when there is none (e.g. a local CLI). */
+  /** The client's address (the socket's peer, or what a trusted proxy forwarded: src/http/forwarded.ts); null when there is none. */
   clientAddress: string | null;
 }
 
