@@ -9,8 +9,9 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { AirlockError } from '../errors.ts';
 import { resolveClientAddress, type TrustedProxies } from './forwarded.ts';
 
-// Resolved once per request by the middleware below; keyed by the request so sub-apps see it too.
-const resolved = new WeakMap<Request, string | null>();
+// Resolved once per request by the middleware below. Keyed by the Context, which sub-apps share; not by
+// c.req.raw, which the body limit replaces for a chunked body (a lookup would then silently miss).
+const resolved = new WeakMap<Context, string | null>();
 
 function peerAddress(c: Context): string | null {
   try {
@@ -26,7 +27,7 @@ function peerAddress(c: Context): string | null {
  */
 export function resolveClientAddressMiddleware(trust: TrustedProxies): MiddlewareHandler {
   return async (c, next) => {
-    resolved.set(c.req.raw, resolveClientAddress(peerAddress(c), c.req.header(trust.header), trust));
+    resolved.set(c, resolveClientAddress(peerAddress(c), c.req.header(trust.header), trust));
     await next();
   };
 }
@@ -36,7 +37,7 @@ export function resolveClientAddressMiddleware(trust: TrustedProxies): Middlewar
  * socket's peer: a forwarded header is client-controlled and is never read here.
  */
 export function clientAddress(c: Context): string | null {
-  if (resolved.has(c.req.raw)) return resolved.get(c.req.raw) ?? null;
+  if (resolved.has(c)) return resolved.get(c) ?? null;
   return resolveClientAddress(peerAddress(c), undefined, { cidrs: [], header: 'x-forwarded-for' });
 }
 

@@ -14,12 +14,12 @@ import { formatPublicKey, publicKeyFromKeyObject } from '../../src/ssh/keys.ts';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../harness/in-process.ts';
 
 /** POSTs JSON to the server from `localAddress`, with extra headers; status and parsed body. */
-function postFrom(t: TestServer, path: string, body: unknown, localAddress: string, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+function postFrom(t: TestServer, path: string, body: unknown, localAddress: string, headers: Record<string, string> = {}, chunked = false): Promise<{ status: number; json: Record<string, unknown> }> {
   const url = new URL(path, t.url);
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(data)), ...headers } },
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', ...(chunked ? {} : { 'content-length': String(Buffer.byteLength(data)) }), ...headers } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -36,7 +36,9 @@ function postFrom(t: TestServer, path: string, body: unknown, localAddress: stri
       },
     );
     req.on('error', reject);
-    req.end(data);
+    // Without a content-length Node sends the body chunked (Transfer-Encoding: chunked).
+    if (chunked) req.write(data);
+    req.end(chunked ? undefined : data);
   });
 }
 
@@ -51,6 +53,9 @@ test('X-Forwarded-For is honoured from a trusted proxy and ignored from anyone e
     // The proxy's own entry (the rightmost) wins over what the client wrote in front of it.
     assert.deepEqual(await audited('viaproxy'), ['198.51.100.7']);
     assert.deepEqual(await audited('outsider'), ['127.0.0.2']);
+    // A chunked body (which the body limit re-wraps) resolves the same way.
+    assert.equal((await postFrom(t, '/api/v1/login', wrong('chunky'), '127.0.0.1', { 'x-forwarded-for': '198.51.100.77' }, true)).status, 401);
+    assert.deepEqual(await audited('chunky'), ['198.51.100.77']);
 
     // The outsider cannot dodge its lock by rotating the header.
     for (let i = 1; i < 5; i++) assert.equal((await postFrom(t, '/api/v1/login', wrong(`outsider${i}`), '127.0.0.2', { 'x-forwarded-for': `198.51.100.${10 + i}` })).status, 401);
