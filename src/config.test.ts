@@ -49,3 +49,17 @@ test('trusted proxies: a CIDR list, empty by default, bad entries refused with t
   assert.deepEqual(loadConfig({ env: { AIRLOCK_TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.2,fd00::/8' } }).trustedProxies, ['10.0.0.0/8', '127.0.0.2', 'fd00::/8']);
   assert.throws(() => loadConfig({ env: { AIRLOCK_TRUSTED_PROXIES: '10.0.0.0/33' } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_TRUSTED_PROXIES/.test(e.message));
 });
+
+test('the trusted proxies\' header: X-Forwarded-For by default, or Forwarded; nothing else', () => {
+  assert.equal(loadConfig({ env: {} }).trustedProxyHeader, 'x-forwarded-for');
+  assert.equal(loadConfig({ env: { AIRLOCK_TRUSTED_PROXY_HEADER: 'Forwarded' } }).trustedProxyHeader, 'forwarded');
+  assert.throws(() => loadConfig({ env: { AIRLOCK_TRUSTED_PROXY_HEADER: 'x-real-ip' } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_TRUSTED_PROXY_HEADER/.test(e.message));
+});
+
+test('browser-login start limits: per address and in total, per minute', () => {
+  const c = loadConfig({ env: {} });
+  assert.equal(c.browserLoginRatePerAddress, 10);
+  assert.equal(c.browserLoginRateTotal, 600);
+  assert.equal(loadConfig({ env: { AIRLOCK_BROWSER_LOGIN_RATE_PER_ADDRESS: '3', AIRLOCK_BROWSER_LOGIN_RATE_TOTAL: '50' } }).browserLoginRateTotal, 50);
+  assert.throws(() => loadConfig({ env: { AIRLOCK_BROWSER_LOGIN_RATE_PER_ADDRESS: '0' } }), (e) => isAirlockError(e, 'config'));
+});

@@ -49,6 +49,15 @@ export interface Config {
   trustedProxies: string[];
   /** Client addresses that may read `/metrics` (`AIRLOCK_METRICS_ALLOW`, CIDRs; default loopback only). */
   metricsAllow: string[];
+  /**
+   * The one header the trusted proxies set (`AIRLOCK_TRUSTED_PROXY_HEADER`: `x-forwarded-for`, the
+   * default, or `forwarded`). Only one is read: a proxy passes the other through untouched from the client.
+   */
+  trustedProxyHeader: 'x-forwarded-for' | 'forwarded';
+  /** Browser-login requests (SSH keyboard-interactive and device flow) one client address may start per minute. */
+  browserLoginRatePerAddress: number;
+  /** Browser-login requests this process starts per minute in total. */
+  browserLoginRateTotal: number;
 }
 
 /** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
@@ -93,7 +102,8 @@ const FILE_KEYS = [
   'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
   'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
   'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt',
-  'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', 'metrics_allow', ...OIDC_FILE_KEYS,
+  'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', 'trusted_proxy_header', 'metrics_allow',
+  'browser_login_rate_per_address', 'browser_login_rate_total', ...OIDC_FILE_KEYS,
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
 
@@ -170,6 +180,13 @@ function parseSshPublic(text: string): { host: string; port: number | undefined 
   const bare = t.replace(/^\[(.*)\]$/, '$1');
   if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(bare)) throw new AirlockError('config', `Invalid public SSH address "${text}": use HOST or HOST:PORT.`);
   return { host: bare, port: undefined };
+}
+
+/** The forwarded header the trusted proxies set. */
+function proxyHeader(text: string): 'x-forwarded-for' | 'forwarded' {
+  const v = text.trim().toLowerCase();
+  if (v === 'x-forwarded-for' || v === 'forwarded') return v;
+  throw new AirlockError('config', `AIRLOCK_TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded, not "${text.slice(0, 32)}".`);
 }
 
 /** A comma-separated CIDR list; each entry must parse. */
@@ -270,5 +287,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     webSessionTtlMs: boundedDuration(pick('web_session_ttl') ?? '1h', 'web session lifetime (AIRLOCK_WEB_SESSION_TTL)', 60_000, 24 * 3_600_000),
     trustedProxies: cidrList(pick('trusted_proxies'), 'AIRLOCK_TRUSTED_PROXIES'),
     metricsAllow: cidrList(pick('metrics_allow') ?? '127.0.0.0/8,::1/128', 'AIRLOCK_METRICS_ALLOW'),
+    trustedProxyHeader: proxyHeader(pick('trusted_proxy_header') ?? 'x-forwarded-for'),
+    browserLoginRatePerAddress: wholeNumber(pick('browser_login_rate_per_address') ?? '10', 'AIRLOCK_BROWSER_LOGIN_RATE_PER_ADDRESS', 1, 100_000),
+    browserLoginRateTotal: wholeNumber(pick('browser_login_rate_total') ?? '600', 'AIRLOCK_BROWSER_LOGIN_RATE_TOTAL', 1, 1_000_000),
   };
 }

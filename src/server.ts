@@ -102,6 +102,9 @@ function listen(server: ServerType): Promise<AddressInfo> {
   });
 }
 
+/** How often expired browser-login requests are pruned. */
+const PRUNE_INTERVAL_MS = 5 * 60_000;
+
 const hostForUrl = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 /** Starts `airlock serve`: the SSH gateway and the HTTP API on the configured listeners. */
@@ -167,6 +170,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
     inventory: core.inventory, keyRegistry: core.keyRegistry,
     sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
+    trustedProxies: config.trustedProxies, trustedProxyHeader: config.trustedProxyHeader,
     browserLogin: { ...browserLogin, password: core.login, audit: core.audit },
   });
   const http = serve({ fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port });
@@ -182,6 +186,12 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   httpListeners.push({ address: config.httpListen.host, port: addr.port });
   const httpUrl = `http://${hostForUrl(config.httpListen.host)}:${addr.port}`;
   listening.url = httpUrl;
+  // Abandoned browser-login requests (anyone can start one) are deleted once they are long expired;
+  // on a timer, so that the table shrinks even when nobody starts new ones. Every replica may run it.
+  const pruner = setInterval(() => {
+    browserLogin.logins.pruneExpired().catch((err: unknown) => logger.error('pruning expired browser-login requests failed', err));
+  }, PRUNE_INTERVAL_MS);
+  pruner.unref();
   const sshEndpoint = formatEndpoint(gateway.address.host, gateway.address.port);
   const endpoints = { ssh: sshEndpoint, http: httpUrl };
   writeFileAtomic(join(config.dataDir, 'endpoints.json'), JSON.stringify(endpoints, null, 2) + '\n');
@@ -194,6 +204,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     metrics,
     readiness,
     async close() {
+      clearInterval(pruner);
       await gateway.close();
       hostCertificate.stop();
       await new Promise<void>((resolve) => {

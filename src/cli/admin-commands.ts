@@ -2,6 +2,7 @@
  * `airlock admin …`: the operator's commands. They act directly on the data directory or database
  * (the same configuration as `airlock serve`), so they work whether or not the service is running.
  */
+import { parseSerialText } from '../ca/serial-text.ts';
 import { readFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -172,7 +173,7 @@ Examples:
           if (serials.length > 0) out(serials.join('\n'));
           return;
         }
-        const s = BigInt(serial!);
+        const s = parseSerialText(serial!);
         if (opts.dryRun) {
           const rec = await core.store.certificates.bySerial(s);
           if (!rec) throw new AirlockError('not_found', `No certificate with serial ${serial} was issued here.`);

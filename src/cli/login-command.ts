@@ -20,6 +20,7 @@ import { prompt, readFirstLineOfStdin } from './prompt.ts';
 import { outJson, say } from './output.ts';
 import { refreshSshConfigAfterLogin } from './config-command.ts';
 import { browserLogin } from './browser-login-flow.ts';
+import { checkSignInServer } from './server-url.ts';
 
 interface LoginResponse { token: string; token_expires_at: string; user: { name: string } }
 interface CertificateResponse { serial: string; certificate: string; valid_before: string; valid_after: string; principals: string[] }
@@ -48,6 +49,7 @@ export function registerLoginCommands(program: Command): void {
     .option('--no-ssh-config', 'do not run airlock config afterwards')
     .option('--no-certificate', 'only sign in, e.g. for airlock keys add: no key, no certificate, none of your daily certificates used')
     .option('--json', 'print the result as JSON')
+    .option('--insecure-http', 'allow a plain http:// server that is not this machine (your password and session travel unencrypted)')
     .addHelpText('after', `
 Examples:
   airlock login --server https://airlock.example.org --user alice
@@ -55,11 +57,11 @@ Examples:
   airlock login --server https://airlock.example.org --user alice --browser
   airlock login --server https://airlock.example.org --user alice --no-certificate   (then: airlock keys add ~/.ssh/id_ed25519.pub)
   pass show airlock | airlock login --server https://airlock.example.org --user alice --password-stdin --otp 123456`)
-    .action(async (opts: { server: string; user: string; browser?: boolean; passwordStdin?: boolean; otp?: string; keyName: string; agent?: boolean; sshConfig: boolean; certificate: boolean; json?: boolean }) => {
-      if (!/^https?:\/\//.test(opts.server)) throw new AirlockError('bad_request', `--server must be an http(s) URL, not "${opts.server}".`);
+    .action(async (opts: { server: string; user: string; browser?: boolean; passwordStdin?: boolean; otp?: string; keyName: string; agent?: boolean; sshConfig: boolean; certificate: boolean; json?: boolean; insecureHttp?: boolean }) => {
+      // Before any prompt: a password typed for a server it must not go to is already one too many.
+      const server = checkSignInServer(opts.server, { insecureHttp: opts.insecureHttp === true });
       if (!/^[A-Za-z0-9._-]{1,32}$/.test(opts.keyName)) throw new AirlockError('bad_request', '--key-name may hold letters, digits, dot, dash and underscore only.');
       if (!opts.certificate && opts.agent) throw new AirlockError('bad_request', '--no-certificate issues no certificate to add to ssh-agent; leave out --agent.');
-      const server = opts.server.replace(/\/+$/, '');
       let session: LoginResponse;
       if (opts.browser) {
         if (opts.passwordStdin || opts.otp) throw new AirlockError('bad_request', '--browser signs in in the browser; leave out --password-stdin and --otp.');

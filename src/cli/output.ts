@@ -3,6 +3,7 @@
  * for people, and failures end with one clear sentence and a non-zero exit code chosen by error code.
  */
 import { AirlockError, type ErrorCode } from '../errors.ts';
+import { escapeForTerminal } from './terminal-text.ts';
 
 /** Writes a message for people to stderr. */
 export function say(message: string): void {
@@ -19,8 +20,9 @@ export function outJson(value: unknown): void {
   out(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
 }
 
-/** Renders rows as an aligned text table. */
-export function table(headers: string[], rows: string[][]): string {
+/** Renders rows as an aligned text table; every cell is escaped for the terminal (terminal-text.ts). */
+export function table(headers: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((r) => r.map(escapeForTerminal));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');

@@ -223,6 +223,8 @@ export class GatewayBrowserLogin {
       return { kind: 'accept', identity };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      // Too many logins started from this address or in total: say so (the message names when to retry).
+      if (isAirlockError(err, 'throttled')) return refuse('rate_limited', err.message);
       try {
         return await refuse('internal', 'The browser login is unavailable right now; try again later.');
       } catch {

@@ -12,8 +12,10 @@ import type { SessionTokens } from '../identity/session-tokens.ts';
 import type { Store, User } from '../store/repositories.ts';
 import { formatPublicKey, parsePublicKey } from '../ssh/keys.ts';
 import { errorResponse } from './api-errors.ts';
-import { clientAddress, jsonBody, requiredString } from './request.ts';
+import { clientAddress, jsonBody, requiredString, resolveClientAddressMiddleware } from './request.ts';
+import { trustedProxies, type ForwardedHeaderName } from './forwarded.ts';
 import { certificateJson } from '../ca/ledger-view.ts';
+import { parseSerialText } from '../ca/serial-text.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
@@ -48,21 +50,22 @@ export interface HttpDeps {
   log?: (msg: string, err: unknown) => void;
   /** `/healthz`, `/readyz` and `/metrics` (ops-routes.ts). */
   ops?: OpsDeps;
+  /** CIDRs of the reverse proxies whose forwarded header is believed (AIRLOCK_TRUSTED_PROXIES); none by default. */
+  trustedProxies?: readonly string[];
+  /** The header those proxies set (AIRLOCK_TRUSTED_PROXY_HEADER). */
+  trustedProxyHeader?: ForwardedHeaderName;
 }
 
 type Env = { Variables: { user: User; tokenId: string; loginMethod: string } };
 
 const MAX_BODY = 64 * 1024;
 
-function parseSerial(text: string): bigint {
-  if (!/^\d{1,20}$/.test(text)) throw new AirlockError('bad_request', `"${text}" is not a certificate serial number.`);
-  return BigInt(text);
-}
-
 /** Builds the Hono application. */
 export function createHttpApp(deps: HttpDeps): Hono<Env> {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
   const app = new Hono<Env>();
+  // First of all: every later handler (throttle, audit, ledger, rate limits) reads this one address.
+  app.use('*', resolveClientAddressMiddleware(trustedProxies(deps.trustedProxies ?? [], deps.trustedProxyHeader)));
   if (deps.ops?.metrics) app.use('*', httpMetrics(deps.ops.metrics));
   app.use('*', secureHeaders());
   app.use('/api/*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw new AirlockError('bad_request', `The request body is larger than ${MAX_BODY} bytes.`); } }));
@@ -144,7 +147,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
 
   app.delete('/api/v1/certificates/:serial', requireUser, async (c) => {
     const user = c.get('user');
-    const rec = await deps.ca.revoke(parseSerial(c.req.param('serial') ?? ''), { actor: user.name, owner: user, reason: 'revoked by owner', clientAddress: clientAddress(c) });
+    const rec = await deps.ca.revoke(parseSerialText(c.req.param('serial') ?? ''), { actor: user.name, owner: user, reason: 'revoked by owner', clientAddress: clientAddress(c) });
     return c.json({ revoked: [rec.serial.toString()] });
   });
 

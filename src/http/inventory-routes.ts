@@ -19,7 +19,7 @@ import { keyJson, targetJson } from '../inventory/json-views.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';
 import type { Actor, NewTarget, TargetService } from '../inventory/ports.ts';
 import { parseServiceSpec } from '../inventory/service-spec.ts';
-import { DEFAULT_SSH_PORT, parseAddress } from '../inventory/target-validation.ts';
+import { DEFAULT_SSH_PORT, checkProjectName, checkTargetName, parseAddress } from '../inventory/target-validation.ts';
 import type { Store } from '../store/repositories.ts';
 
 export interface InventoryRouteDeps {
@@ -126,7 +126,10 @@ export function inventoryRoutes(deps: InventoryRouteDeps): Hono<Env> {
   /** The project named in the path, if the caller (with `keys:read`) may read it. */
   const readableProject = async (c: Context<Env>) => {
     const { projectId } = authorizeScope(c.get('caller'), 'keys:read');
-    const project = await deps.inventory.project(c.req.param('project') ?? '');
+    // Checked before any lookup: a path segment can carry anything (%00 makes PostgreSQL fail: a 500).
+    const name = c.req.param('project') ?? '';
+    checkProjectName(name);
+    const project = await deps.inventory.project(name);
     if (projectId !== null && project.id !== projectId) throw new AirlockError('forbidden', `This token may only read the keys of its own project, not of ${project.name}.`);
     return project;
   };
@@ -156,6 +159,7 @@ export function inventoryRoutes(deps: InventoryRouteDeps): Hono<Env> {
     }
     const { projectId } = authorizeScope(caller, 'targets:read');
     const project = c.req.query('project');
+    if (project !== undefined) checkProjectName(project);
     const targets = await deps.inventory.listTargets({ projectId, ...(project === undefined ? {} : { projectName: project }) });
     return c.json({ targets: targets.map(targetJson) });
   });
@@ -171,7 +175,9 @@ export function inventoryRoutes(deps: InventoryRouteDeps): Hono<Env> {
 
   app.delete('/api/v1/targets/:name', authenticated, async (c) => {
     const { projectId } = authorizeScope(c.get('caller'), 'targets:write');
-    const removed = await deps.inventory.removeTarget(c.req.param('name') ?? '', actorOf(c), { onlyProjectId: projectId });
+    const name = c.req.param('name') ?? '';
+    checkTargetName(name);
+    const removed = await deps.inventory.removeTarget(name, actorOf(c), { onlyProjectId: projectId });
     return c.json({ removed: removed.name });
   });
 

@@ -1,18 +1,44 @@
 /**
- * Reading requests: the client's address as the socket saw it, and JSON bodies with typed, bounded
- * fields. Every route uses these, so that a malformed body always gets the same clear 400.
+ * Reading requests: the client's address (the socket's peer, or what a trusted proxy says it saw), and
+ * JSON bodies with typed, bounded fields. Every route uses these, so that a malformed body always gets
+ * the same clear 400 and every consumer (throttle, audit, ledger, approval page, rate limits) sees one
+ * and the same address.
  */
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { AirlockError } from '../errors.ts';
+import { resolveClientAddress, type TrustedProxies } from './forwarded.ts';
 
-/** The client's address as the socket saw it (never a forwarded header: those are client-controlled). */
-export function clientAddress(c: Context): string | null {
+// Resolved once per request by the middleware below. Keyed by the Context, which sub-apps share; not by
+// c.req.raw, which the body limit replaces for a chunked body (a lookup would then silently miss).
+const resolved = new WeakMap<Context, string | null>();
+
+function peerAddress(c: Context): string | null {
   try {
     return getConnInfo(c).remote.address ?? null;
   } catch {
     return null; // app.request() in tests has no socket
   }
+}
+
+/**
+ * Middleware that resolves the client's address once per request: the socket's peer, or — only when
+ * that peer is one of the trusted proxies — the address its forwarded header names (forwarded.ts).
+ */
+export function resolveClientAddressMiddleware(trust: TrustedProxies): MiddlewareHandler {
+  return async (c, next) => {
+    resolved.set(c, resolveClientAddress(peerAddress(c), c.req.header(trust.header), trust));
+    await next();
+  };
+}
+
+/**
+ * The client's address in canonical form, as resolved by the middleware. Without the middleware, the
+ * socket's peer: a forwarded header is client-controlled and is never read here.
+ */
+export function clientAddress(c: Context): string | null {
+  if (resolved.has(c)) return resolved.get(c) ?? null;
+  return resolveClientAddress(peerAddress(c), undefined, { cidrs: [], header: 'x-forwarded-for' });
 }
 
 /** The request body as a JSON object; 400 otherwise. */
@@ -32,6 +58,8 @@ export function optionalString(body: Record<string, unknown>, name: string, max 
   const v = body[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new AirlockError('bad_request', `The field "${name}" must be a non-empty string of at most ${max} characters.`);
+  // No text field has a use for NUL, and PostgreSQL refuses it in text columns (an error, i.e. a 500).
+  if (v.includes('\0')) throw new AirlockError('bad_request', `The field "${name}" must not contain NUL characters.`);
   return v;
 }
 

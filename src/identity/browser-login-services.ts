@@ -23,7 +23,10 @@ export interface BrowserLoginServices {
 export function createBrowserLoginServices(deps: { config: Config; store: Store; clock: Clock; audit: Auditor; baseUrl: () => string }): BrowserLoginServices {
   const { config, store, clock, audit, baseUrl } = deps;
   return {
-    logins: new BrowserLogins({ store, clock, audit, baseUrl, ttlMs: config.browserLoginTtlMs }),
+    logins: new BrowserLogins({
+      store, clock, audit, baseUrl, ttlMs: config.browserLoginTtlMs,
+      startLimits: { perAddress: config.browserLoginRatePerAddress, total: config.browserLoginRateTotal },
+    }),
     sessions: new WebSessions({ store, clock, ttlMs: config.webSessionTtlMs }),
     oidc: config.oidc === null ? null : new OidcLogin({ settings: config.oidc, store, clock, audit, baseUrl }),
     baseUrl,

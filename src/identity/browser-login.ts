@@ -11,6 +11,7 @@ import type { Auditor } from '../audit/auditor.ts';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { BrowserLoginKind, BrowserLoginRecord, Store, User } from '../store/repositories.ts';
+import { DEFAULT_START_LIMITS, StartLimiter, type StartLimitPolicy } from './start-limits.ts';
 
 /** How long a request can be approved: long enough to sign in at an identity provider, short enough to be useless later. */
 export const DEFAULT_BROWSER_LOGIN_TTL_MS = 5 * 60_000;
@@ -94,7 +95,12 @@ export interface BrowserLoginsOptions {
   baseUrl: () => string;
   ttlMs?: number;
   pollMs?: number;
+  /** Starts allowed per minute, per client address and in total (start-limits.ts). */
+  startLimits?: StartLimitPolicy;
 }
+
+/** How long an expired request stays readable (so its link says "expired" rather than "not valid"). */
+export const EXPIRED_LOGIN_RETENTION_MS = 60 * 60_000;
 
 const MAX_USER_NAME = 64;
 const MAX_ADDRESS = 64;
@@ -112,6 +118,7 @@ export class BrowserLogins {
   readonly #baseUrl: () => string;
   readonly ttlMs: number;
   readonly pollMs: number;
+  readonly #limiter: StartLimiter;
 
   constructor(options: BrowserLoginsOptions) {
     this.#store = options.store;
@@ -120,6 +127,7 @@ export class BrowserLogins {
     this.#baseUrl = options.baseUrl;
     this.ttlMs = options.ttlMs ?? DEFAULT_BROWSER_LOGIN_TTL_MS;
     this.pollMs = options.pollMs ?? DEFAULT_BROWSER_LOGIN_POLL_MS;
+    this.#limiter = new StartLimiter(options.startLimits ?? DEFAULT_START_LIMITS);
   }
 
   /** The approval page's path for a secret. */
@@ -130,9 +138,12 @@ export class BrowserLogins {
   /**
    * Starts a request for `userName`. Any name is accepted, known or not: the answer must not tell who
    * has an account (checklist item 8); a request for an unknown name simply can never be approved.
+   * Since anyone can start one, starts are limited per client address and in total: AirlockError
+   * 'throttled' (HTTP 429) past the limit.
    */
   async start(input: { kind: BrowserLoginKind; userName: string; clientAddress: string | null; connectionRef: string | null }): Promise<StartedLogin> {
     const now = this.#clock.now();
+    this.#limiter.take(input.clientAddress, now);
     const secret = newSecret();
     const pollSecret = input.kind === 'device' ? newSecret() : null;
     const rec = {
@@ -148,9 +159,15 @@ export class BrowserLogins {
       expiresAt: now + this.ttlMs,
     };
     await this.#store.browserLogins.create(rec);
-    // Old requests are garbage; dropping them here keeps the table small without a timer.
-    await this.#store.browserLogins.pruneExpired(now - 24 * 3_600_000);
     return { id: rec.id, url: this.#baseUrl() + BrowserLogins.path(secret), userCode: rec.userCode, expiresAt: rec.expiresAt, pollSecret };
+  }
+
+  /**
+   * Deletes requests that expired more than EXPIRED_LOGIN_RETENTION_MS ago (the server calls this
+   * periodically, so rows from abandoned logins do not pile up); returns how many went.
+   */
+  async pruneExpired(): Promise<number> {
+    return this.#store.browserLogins.pruneExpired(this.#clock.now() - EXPIRED_LOGIN_RETENTION_MS);
   }
 
   /** The request a URL secret names, as the approval page shows it; undefined when there is none. */

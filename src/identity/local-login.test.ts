@@ -10,6 +10,7 @@ import { LOCAL_LOGIN_EVENT, LocalLogin, type LocalLoginInput } from './local-log
 import { hashPassword, verifyPassword } from './password.ts';
 import { resetRecoveryCodes } from './recovery.ts';
 import { currentTotp, newTotpSecret, totpUri } from './totp.ts';
+import { STORE_DIALECTS } from '../../test/harness/store-fixtures.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 const MIN = 60_000;
@@ -257,6 +258,36 @@ test('failures from one address lock that address for every user name, not other
     await f.store.close();
   }
 });
+
+for (const target of STORE_DIALECTS) {
+  test(`${target.dialect}: parallel wrong passwords under many names from one address trip the address lock exactly, across two replicas`, { skip: target.skip }, async () => {
+    const fx = await target.open();
+    const clock = new ManualClock(T0);
+    // Two LocalLogin instances on one database: two replicas behind a load balancer.
+    const replicas = [new LocalLogin({ store: fx.store, clock }), new LocalLogin({ store: fx.store, clock })];
+    try {
+      const [aliceHash] = await hashes;
+      const alice = await account(fx.store, 'alice', aliceHash, false);
+      const n = 16;
+      const results = await Promise.allSettled(
+        Array.from({ length: n }, (_, i) => replicas[i % 2]!.authenticate({ name: `guess${i}`, password: `wrong ${i}`, otp: '000000', clientAddress: '198.51.100.9' })),
+      );
+      const codes = results.map((r) => (r.status === 'rejected' && r.reason instanceof AirlockError ? r.reason.code : 'other'));
+      // Exactly maxFailures (5) attempts reached the password check; every other one was refused unread.
+      assert.equal(codes.filter((c) => c === 'unauthenticated').length, 5, codes.join(','));
+      assert.equal(codes.filter((c) => c === 'throttled').length, n - 5, codes.join(','));
+      assert.equal((await fx.store.throttle.get('addr:198.51.100.9'))?.failures, 5);
+      // The lock holds for the right credentials too, and a success elsewhere gives back only its own charge.
+      const err = await refusal(replicas[0]!.authenticate({ name: 'alice', password: ALICE_PW, otp: currentTotp(alice.totpSecret, T0), clientAddress: '198.51.100.9' }));
+      assert.equal(err.code, 'throttled');
+      assert.equal((await replicas[1]!.authenticate({ name: 'alice', password: ALICE_PW, otp: currentTotp(alice.totpSecret, T0), clientAddress: '198.51.100.10' })).name, 'alice');
+      assert.equal(await fx.store.throttle.get('addr:198.51.100.10'), undefined, 'a successful attempt leaves no count behind');
+      assert.equal(await fx.store.throttle.get('user:alice'), undefined);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+}
 
 test('a disabled user, and a user without TOTP, are refused with the generic answer', async () => {
   const f = await setup();

@@ -5,12 +5,11 @@
  * went wrong (item 8), audited with its true reason, and denied if anything fails (item 15).
  */
 import type { Clock } from '../clock.ts';
-import { KeyedMutex } from '../keyed-mutex.ts';
 import { AirlockError, isAirlockError } from '../errors.ts';
 import type { AuditEvent, Store, User } from '../store/repositories.ts';
 import { dummyVerify, verifyPassword } from './password.ts';
 import { consumeRecoveryCode, looksLikeRecoveryCode } from './recovery.ts';
-import { DEFAULT_THROTTLE_POLICY, Throttle, addressThrottleKey, userThrottleKey, type ThrottlePolicy } from './throttle.ts';
+import { DEFAULT_THROTTLE_POLICY, Throttle, addressThrottleKey, userThrottleKey, type ThrottleCharge, type ThrottlePolicy } from './throttle.ts';
 import { looksLikeTotp, verifyTotp } from './totp.ts';
 
 // Enrolment is its own module; re-exported here because it is the other half of local accounts.
@@ -41,7 +40,7 @@ export interface LocalLoginInput {
   password: string;
   /** A 6-digit TOTP code or a recovery code. */
   otp: string;
-  /** The peer address as the socket saw it; null when there is none (e.g. a local CLI). */
+  /** The client's address (the socket's peer, or what a trusted proxy forwarded: src/http/forwarded.ts); null when there is none. */
   clientAddress: string | null;
 }
 
@@ -79,9 +78,6 @@ export class LocalLogin {
   readonly #audit: (event: AuditEvent) => Promise<void>;
   readonly #throttle: Throttle;
   readonly #totpWindow: number;
-  // Attempts for one user name run one after another in this process: otherwise a burst of parallel
-  // guesses would all pass the throttle check before the first failure is recorded.
-  readonly #perUser = new KeyedMutex();
 
   constructor(options: LocalLoginOptions) {
     this.#store = options.store;
@@ -98,7 +94,10 @@ export class LocalLogin {
 
   /** Like authenticate, and also says which second factor was used. */
   async signIn(input: LocalLoginInput): Promise<{ user: User; method: LocalSignInMethod }> {
-    return this.#perUser.run(userThrottleKey(input.name), () => this.#attempt(input));
+    // No lock per user name or address is needed here: the throttle checks and counts each attempt in
+    // one atomic step (Throttle.begin), so parallel attempts — under one name or many names from one
+    // address, on one replica or several — cannot all slip past the check.
+    return this.#attempt(input);
   }
 
   async #attempt(input: LocalLoginInput): Promise<{ user: User; method: LocalSignInMethod }> {
@@ -113,16 +112,18 @@ export class LocalLogin {
       clientAddress: input.clientAddress,
       details,
     });
-    // Records a credential failure against the throttle, audits it, and ends the attempt.
+    // Audits a credential failure and ends the attempt (already counted against the throttle by begin()).
     const refuse = async (reason: LocalLoginFailure, outcome: 'failure' | 'denied' = 'failure'): Promise<never> => {
-      await this.#throttle.fail(keys, now);
       await this.#audit(event(outcome, { reason }));
       throw new Refusal(reason);
     };
 
     try {
+      let charge: ThrottleCharge;
       try {
-        await this.#throttle.check(keys, now);
+        // Counted as a failure up front; given back below if the attempt succeeds. An attempt that
+        // ends in an internal error keeps its charge: failing closed.
+        charge = await this.#throttle.begin(keys, now);
       } catch (err) {
         if (!isAirlockError(err, 'throttled')) throw err;
         // Refused without looking at the credentials (so a correct password does not get through
@@ -159,7 +160,7 @@ export class LocalLogin {
         return await refuse('malformed_second_factor');
       }
 
-      await this.#throttle.succeed(userKey);
+      await this.#throttle.succeed(userKey, charge);
       const details: Record<string, unknown> = { reason: 'ok', method };
       if (method === 'recovery') details.recoveryCodesLeft = await this.#store.recoveryCodes.remaining(user.id);
       await this.#audit(event('success', details));

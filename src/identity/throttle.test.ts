@@ -12,6 +12,7 @@ import {
   freshThrottleState,
   isThrottled,
   nextThrottleState,
+  refundThrottleState,
   userThrottleKey,
 } from './throttle.ts';
 
@@ -143,4 +144,37 @@ test('Throttle: concurrent failures are all counted', async () => {
   } finally {
     await store.close();
   }
+});
+
+test('Throttle.begin: the check and the count are one step; a lock refuses without counting; succeed gives the charge back', async () => {
+  const store = await createStore({ url: 'sqlite::memory:', dataDir: tmpdir() });
+  try {
+    const throttle = new Throttle(store.throttle);
+    const results = await Promise.allSettled(Array.from({ length: 9 }, (_, i) => throttle.begin([`user:u${i}`, 'addr:203.0.113.5'], T0)));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, P.maxFailures);
+    assert.ok(results.every((r) => r.status === 'fulfilled' || isAirlockError(r.reason, 'throttled')));
+    assert.equal((await store.throttle.get('addr:203.0.113.5'))?.failures, P.maxFailures);
+    // The refused attempts counted nothing against their user names either.
+    const refusedUsers = (await Promise.all(Array.from({ length: 9 }, (_, i) => store.throttle.get(`user:u${i}`)))).filter((st) => st === undefined);
+    assert.equal(refusedUsers.length, 9 - P.maxFailures);
+
+    const charge = await throttle.begin(['user:v', 'addr:203.0.113.6'], T0);
+    assert.equal((await store.throttle.get('addr:203.0.113.6'))?.failures, 1);
+    await throttle.succeed('user:v', charge);
+    assert.equal(await store.throttle.get('addr:203.0.113.6'), undefined);
+    assert.equal(await store.throttle.get('user:v'), undefined);
+  } finally {
+    await store.close();
+  }
+});
+
+test('refundThrottleState: exact undo when untouched, one failure less (lock kept) when others counted since', () => {
+  const before = failAt(freshThrottleState('addr:x'), T0, T0 + 1, T0 + 2, T0 + 3);
+  const after = nextThrottleState(before, T0 + 4, P);
+  assert.ok(isThrottled(after, T0 + 4));
+  assert.deepEqual(refundThrottleState(after, { before, after }), before);
+  assert.equal(refundThrottleState(after, { before: undefined, after }), null);
+  const later = nextThrottleState(after, T0 + 5, P);
+  assert.deepEqual(refundThrottleState(later, { before, after }), { ...later, failures: later.failures - 1 });
+  assert.equal(refundThrottleState(undefined, { before, after }), null);
 });

@@ -102,63 +102,86 @@ export function nextThrottleState(prev: ThrottleState, now: number, policy: Thro
   return { key: prev.key, failures, firstFailureAt, lockedUntil };
 }
 
-/** Throttling over the store: check before verifying credentials, then report the outcome. */
+/** What one attempt charged against its keys, to give back if it succeeds (see Throttle.begin). */
+export interface ThrottleCharge {
+  entries: { key: string; before: ThrottleState | undefined; after: ThrottleState }[];
+}
+
+/**
+ * The state after an attempt that was charged as a failure turned out to succeed (pure): if nobody
+ * touched the key since, exactly the state before the charge (null: no row); otherwise one failure
+ * less, keeping any lock others' failures set.
+ */
+export function refundThrottleState(current: ThrottleState | undefined, charged: { before: ThrottleState | undefined; after: ThrottleState }): ThrottleState | null {
+  if (current === undefined) return null;
+  const a = charged.after;
+  if (current.failures === a.failures && current.firstFailureAt === a.firstFailureAt && current.lockedUntil === a.lockedUntil) return charged.before ?? null;
+  return { ...current, failures: Math.max(0, current.failures - 1) };
+}
+
+function throttledError(retryAt: number): AirlockError {
+  const iso = new Date(retryAt).toISOString();
+  return new AirlockError('throttled', `Too many failed sign-ins. Try again after ${iso}.`, { details: { retryAt: iso } });
+}
+
+/**
+ * Throttling over the store. An attempt is counted as a failure *before* its credentials are checked,
+ * in the same atomic step that checks the lock (`begin`), and given back if it succeeds (`succeed`).
+ * Checking first and counting after the slow password hash would let a burst of parallel attempts —
+ * under one name, or under many names from one address — all pass the check before the first failure
+ * is written; this way the Nth attempt in a window sees the N-1 before it, in this process and in
+ * every other replica on the same database.
+ */
 export class Throttle {
   readonly #repo: ThrottleRepository;
   readonly #policy: ThrottlePolicy;
-  // Per-key queue of read-modify-write updates: the repository offers no atomic increment, and two
-  // concurrent failures must not both read N and both write N+1. This covers one process; several
-  // Airlock processes on one database could still lose a count in a race (a few extra guesses at most).
-  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(repo: ThrottleRepository, policy: ThrottlePolicy = DEFAULT_THROTTLE_POLICY) {
     this.#repo = repo;
     this.#policy = policy;
   }
 
-  /** Throws AirlockError('throttled') naming the time to retry if any of the keys is locked at `now`. */
+  /** Throws AirlockError('throttled') naming the time to retry if any of the keys is locked at `now` (read only). */
   async check(keys: readonly string[], now: number): Promise<void> {
     let retryAt = 0;
     for (const key of keys) {
       const state = await this.#repo.get(key);
       if (state && isThrottled(state, now)) retryAt = Math.max(retryAt, state.lockedUntil);
     }
-    if (retryAt > 0) {
-      const iso = new Date(retryAt).toISOString();
-      throw new AirlockError('throttled', `Too many failed sign-ins. Try again after ${iso}.`, { details: { retryAt: iso } });
-    }
-  }
-
-  /** Records one failed attempt against each key. */
-  async fail(keys: readonly string[], now: number): Promise<void> {
-    await Promise.all(
-      keys.map((key) =>
-        this.#serialised(key, async () => {
-          const prev = (await this.#repo.get(key)) ?? freshThrottleState(key);
-          await this.#repo.put(nextThrottleState(prev, now, this.#policy));
-        }),
-      ),
-    );
+    if (retryAt > 0) throw throttledError(retryAt);
   }
 
   /**
-   * Forgets the failures of a user after a successful sign-in. Only the user key: the address key
-   * stays, or an attacker could reset their address's counter between guesses at other accounts by
-   * signing in to an account of their own from the same address.
+   * Atomically: if any key is locked at `now`, throws AirlockError('throttled') and counts nothing (so
+   * that trying during a lock does not prolong it); otherwise counts one failure against every key and
+   * returns the charge, which `succeed` gives back.
    */
-  async succeed(userKey: string): Promise<void> {
-    await this.#serialised(userKey, () => this.#repo.clear(userKey));
+  async begin(keys: readonly string[], now: number): Promise<ThrottleCharge> {
+    let retryAt = 0;
+    let charge: ThrottleCharge = { entries: [] };
+    await this.#repo.update(keys, (states) => {
+      retryAt = Math.max(0, ...states.map((st) => (st && isThrottled(st, now) ? st.lockedUntil : 0)));
+      if (retryAt > 0) return null;
+      const after = states.map((st, i) => nextThrottleState(st ?? freshThrottleState(keys[i]!), now, this.#policy));
+      charge = { entries: keys.map((key, i) => ({ key, before: states[i], after: after[i]! })) };
+      return after;
+    });
+    if (retryAt > 0) throw throttledError(retryAt);
+    return charge;
   }
 
-  async #serialised(key: string, task: () => Promise<void>): Promise<void> {
-    const previous = this.#queues.get(key) ?? Promise.resolve();
-    const run = previous.then(task, task);
-    const tail = run.catch(() => undefined);
-    this.#queues.set(key, tail);
-    try {
-      await run;
-    } finally {
-      if (this.#queues.get(key) === tail) this.#queues.delete(key);
-    }
+  /** Records one failed attempt against each key (for attempts not charged through `begin`). */
+  async fail(keys: readonly string[], now: number): Promise<void> {
+    await this.#repo.update(keys, (states) => states.map((st, i) => nextThrottleState(st ?? freshThrottleState(keys[i]!), now, this.#policy)));
+  }
+
+  /**
+   * After a successful sign-in: forgets the failures of the user, and gives the attempt's charge back
+   * on the other keys. The address key is only given back, never cleared, or an attacker could reset
+   * their address's counter between guesses at other accounts by signing in to an account of their own.
+   */
+  async succeed(userKey: string, charge: ThrottleCharge = { entries: [] }): Promise<void> {
+    const others = charge.entries.filter((e) => e.key !== userKey);
+    await this.#repo.update([userKey, ...others.map((e) => e.key)], (states) => [null, ...others.map((e, i) => refundThrottleState(states[i + 1], e))]);
   }
 }

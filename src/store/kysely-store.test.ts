@@ -212,6 +212,22 @@ for (const target of targets) {
         assert.equal(await store.throttle.get('user:alice'), undefined);
         assert.equal((await store.throttle.get('addr:127.0.0.1'))?.failures, 2);
       });
+
+      test('update is an atomic read-modify-write over several keys; null writes nothing, a null entry deletes', async () => {
+        const bump = (states: ({ key: string; failures: number; firstFailureAt: number; lockedUntil: number } | undefined)[], keys: string[]) =>
+          states.map((st, i) => ({ key: keys[i]!, failures: (st?.failures ?? 0) + 1, firstFailureAt: NOW, lockedUntil: 0 }));
+        const keys = ['user:racer', 'addr:192.0.2.77'];
+        await Promise.all(Array.from({ length: 25 }, (_, i) => store.throttle.update(i % 2 ? keys : [...keys].reverse(), (states) => bump(states, i % 2 ? keys : [...keys].reverse()))));
+        assert.equal((await store.throttle.get('user:racer'))?.failures, 25);
+        assert.equal((await store.throttle.get('addr:192.0.2.77'))?.failures, 25);
+        const seen = await store.throttle.update(['user:racer', 'user:nobody'], () => null);
+        assert.equal(seen[0]?.failures, 25);
+        assert.equal(seen[1], undefined);
+        assert.equal(await store.throttle.get('user:nobody'), undefined, 'a row locked only to read it is not left behind');
+        await store.throttle.update(keys, () => [null, { key: keys[1]!, failures: 7, firstFailureAt: NOW, lockedUntil: NOW + HOUR }]);
+        assert.equal(await store.throttle.get('user:racer'), undefined);
+        assert.deepEqual(await store.throttle.get('addr:192.0.2.77'), { key: 'addr:192.0.2.77', failures: 7, firstFailureAt: NOW, lockedUntil: NOW + HOUR });
+      });
     });
 
     describe('tokens', () => {

@@ -64,10 +64,19 @@ export interface ThrottleState {
   lockedUntil: number;
 }
 
+/** What `ThrottleRepository.update` writes per key: a new state, or null to delete the row. */
+export type ThrottleWrite = ThrottleState | null;
+
 export interface ThrottleRepository {
   get(key: string): Promise<ThrottleState | undefined>;
   put(state: ThrottleState): Promise<void>;
   clear(key: string): Promise<void>;
+  /**
+   * Atomic read-modify-write over several keys, also across processes sharing the database: reads the
+   * states of `keys` (undefined = no row) with their rows locked, and writes what `change` returns for
+   * each key (same order), or nothing when it returns null. Returns the states it read.
+   */
+  update(keys: readonly string[], change: (states: (ThrottleState | undefined)[]) => ThrottleWrite[] | null): Promise<(ThrottleState | undefined)[]>;
 }
 
 export interface Token {

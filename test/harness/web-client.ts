@@ -19,7 +19,7 @@ export class WebClient {
 
   /** POSTs a form, adding the CSRF token from the cookie. */
   post(path: string, form: Record<string, string>): Promise<PageResponse> {
-    const body = new URLSearchParams({ csrf: this.cookies.get('airlock_csrf') ?? '', ...form }).toString();
+    const body = new URLSearchParams({ csrf: this.cookies.get('__Host-airlock_csrf') ?? '', ...form }).toString();
     return this.#send(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
   }
 

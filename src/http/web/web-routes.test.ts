@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../clock.ts';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../../../test/harness/in-process.ts';
 import { hashLoginSecret } from '../../identity/browser-login.ts';
+import { csrfCookieName } from './web-security.ts';
 
 let srv: TestServer;
 let clock: ManualClock;
@@ -24,7 +25,7 @@ class Browser {
     return this.#send(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString() });
   }
   csrf(): string {
-    return this.cookies.get('airlock_csrf') ?? '';
+    return this.cookies.get('__Host-airlock_csrf') ?? '';
   }
   async #send(path: string, init: { method: string; headers: Record<string, string>; body?: string }) {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -160,6 +161,17 @@ test('denying releases the waiter with a refusal', async () => {
   assert.deepEqual(await srv.server.browserLogin.logins.complete(login.id), { ok: false, reason: 'denied' });
 });
 
+test('a device login (airlock login --browser) shows its code visibly and asks to compare it with the terminal', async () => {
+  const login = await srv.server.browserLogin.logins.start({ kind: 'device', userName: 'alice', clientAddress: '192.0.2.8', connectionRef: 'device' });
+  const b = new Browser();
+  await signIn(b, 'alice', pathOf(login.url));
+  const res = await b.get(pathOf(login.url));
+  assert.equal(res.status, 200);
+  assert.match(res.text, new RegExp(`<span class="code" id="user-code">${login.userCode}</span>`));
+  assert.match(res.text, /the code below is the one your terminal shows/);
+  assert.match(res.text, /airlock login --browser/);
+});
+
 test('CSRF: a POST without the token, with a wrong one, or from another origin is refused', async () => {
   const b = new Browser();
   await signIn(b, 'alice');
@@ -172,6 +184,25 @@ test('CSRF: a POST without the token, with a wrong one, or from another origin i
   assert.equal(await srv.server.browserLogin.logins.check(login.id), 'pending');
   const signInWithoutToken = await new Browser().post('/login/password', { user: 'alice', password: TEST_PASSWORD, otp: '000000' });
   assert.equal(signInWithoutToken.status, 403);
+});
+
+test('the CSRF cookie is __Host- prefixed (Secure, Path=/, no Domain), and a tossed bare-named cookie is not believed', async () => {
+  const b = new Browser();
+  await b.get('/login');
+  const line = b.setCookieLines.find((l) => l.startsWith('__Host-airlock_csrf='));
+  assert.ok(line, b.setCookieLines.join('\n'));
+  assert.match(line, /; Secure/);
+  assert.match(line, /; Path=\//);
+  assert.doesNotMatch(line, /Domain=/i);
+  // A sibling host or a man-in-the-middle on plain http can set "airlock_csrf" but never the __Host- one:
+  // a form carrying the tossed value is refused.
+  const tossed = new Browser();
+  tossed.cookies.set('airlock_csrf', 't'.repeat(43));
+  assert.equal((await tossed.post('/login/password', { csrf: 't'.repeat(43), user: 'alice', password: TEST_PASSWORD, otp: '000000' })).status, 403);
+  // Plain http to a non-loopback host cannot keep a Secure cookie: there (and only there) the bare name.
+  assert.equal(csrfCookieName('https://airlock.example.org'), '__Host-airlock_csrf');
+  assert.equal(csrfCookieName('http://localhost:8080'), '__Host-airlock_csrf');
+  assert.equal(csrfCookieName('http://192.0.2.10:8080'), 'airlock_csrf');
 });
 
 test('a wrong password shows the sign-in page again with one generic message; next never leaves the site', async () => {

@@ -10,7 +10,23 @@ import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import { AirlockError } from '../../errors.ts';
 
 export const SESSION_COOKIE = 'airlock_session';
-export const CSRF_COOKIE = 'airlock_csrf';
+/**
+ * The CSRF cookie. The `__Host-` prefix (RFC 6265bis §4.1.3.2) makes browsers accept it only if it is
+ * Secure, has Path=/ and no Domain, and was set by this very host: so a sibling subdomain or a
+ * man-in-the-middle on plain http cannot plant a token of their choosing ("cookie tossing"), which
+ * would defeat the double-submit check. Browsers keep Secure cookies for http://localhost and
+ * 127.0.0.0/8 too (secure contexts), so local development keeps the prefix; only a plain-http,
+ * non-loopback base URL (which secureCookies() rejects) falls back to the bare name, since a browser
+ * would drop a prefixed cookie there and sign-in would be impossible.
+ */
+export const CSRF_COOKIE = '__Host-airlock_csrf';
+/** The CSRF cookie's name where Secure cookies are impossible (plain http, not loopback). */
+export const CSRF_COOKIE_PLAIN_HTTP = 'airlock_csrf';
+
+/** The CSRF cookie's name for a base URL. */
+export function csrfCookieName(baseUrl: string): string {
+  return secureCookies(baseUrl) ? CSRF_COOKIE : CSRF_COOKIE_PLAIN_HTTP;
+}
 export const OIDC_STATE_COOKIE = 'airlock_oidc_state';
 
 /** Whether cookies for this base URL can carry the Secure attribute. */
@@ -28,7 +44,7 @@ export function cookieOptions(baseUrl: string, sameSite: 'Strict' | 'Lax', maxAg
 
 /** The browser's CSRF token, set if it has none yet; embed it in every form. */
 export function csrfToken(c: Context, baseUrl: string): string {
-  const existing = getCookie(c, CSRF_COOKIE);
+  const existing = getCookie(c, csrfCookieName(baseUrl));
   if (existing !== undefined && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
   return rotateCsrf(c, baseUrl);
 }
@@ -36,7 +52,8 @@ export function csrfToken(c: Context, baseUrl: string): string {
 /** Sets a fresh CSRF token (after sign-in and sign-out, so a token planted before cannot be used after). */
 export function rotateCsrf(c: Context, baseUrl: string): string {
   const token = randomBytes(32).toString('base64url');
-  setCookie(c, CSRF_COOKIE, token, cookieOptions(baseUrl, 'Strict'));
+  // A __Host- cookie must be Secure with Path=/ and no Domain: cookieOptions gives exactly that here.
+  setCookie(c, csrfCookieName(baseUrl), token, cookieOptions(baseUrl, 'Strict'));
   return token;
 }
 
@@ -50,7 +67,8 @@ export function checkCsrf(c: Context, form: Record<string, unknown>, baseUrl: st
     const allowed = new Set([new URL(baseUrl).origin, new URL(c.req.url).origin]);
     if (!allowed.has(origin)) throw refuse();
   }
-  const cookie = getCookie(c, CSRF_COOKIE);
+  // Only the cookie of this base URL's kind: on https a bare-named cookie may have been tossed in.
+  const cookie = getCookie(c, csrfCookieName(baseUrl));
   const sent = form.csrf;
   if (cookie === undefined || typeof sent !== 'string') throw refuse();
   const a = Buffer.from(cookie);
