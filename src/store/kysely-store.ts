@@ -11,6 +11,7 @@ import { recoveryCodesRepository } from './recovery-codes-repository.ts';
 import type { Store } from './repositories.ts';
 import type { Database } from './schema.ts';
 import { settingsRepository } from './settings-repository.ts';
+import { withAccessVersion } from './access-version.ts';
 import { targetsRepository } from './targets-repository.ts';
 import { throttleRepository } from './throttle-repository.ts';
 import { tokensRepository } from './tokens-repository.ts';
@@ -32,7 +33,8 @@ export async function createStore(options: OpenDatabaseOptions): Promise<Store> 
 /** The Store over an already opened and migrated database; `close()` destroys `db`. */
 export function storeOn(db: Kysely<Database>, dialect: SqlDialect): Store {
   let closing: Promise<void> | undefined;
-  return {
+  // Writes that narrow access bump a counter that gateways on every replica watch (access-version.ts).
+  return withAccessVersion({
     dialect,
     users: usersRepository(db),
     recoveryCodes: recoveryCodesRepository(db),
@@ -54,5 +56,5 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect): Store {
       closing ??= db.destroy();
       return closing;
     },
-  };
+  });
 }
