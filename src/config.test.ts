@@ -49,3 +49,14 @@ test('trusted proxies: a CIDR list, empty by default, bad entries refused with t
   assert.deepEqual(loadConfig({ env: { AIRLOCK_TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.2,fd00::/8' } }).trustedProxies, ['10.0.0.0/8', '127.0.0.2', 'fd00::/8']);
   assert.throws(() => loadConfig({ env: { AIRLOCK_TRUSTED_PROXIES: '10.0.0.0/33' } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_TRUSTED_PROXIES/.test(e.message));
 });
+
+test('maximum gateway session age and live-check interval: 12h and 500ms by default, bounded, the variable named', () => {
+  const d = loadConfig({ env: {} }).gateway;
+  assert.equal(d.maxSessionMs, 12 * 3_600_000);
+  assert.equal(d.liveCheckMs, 500);
+  const c = loadConfig({ env: { AIRLOCK_GATEWAY_MAX_SESSION: '8h30m', AIRLOCK_GATEWAY_LIVE_CHECK: '250ms' } }).gateway;
+  assert.equal(c.maxSessionMs, 8.5 * 3_600_000);
+  assert.equal(c.liveCheckMs, 250);
+  for (const bad of ['0s', '31d']) assert.throws(() => loadConfig({ env: { AIRLOCK_GATEWAY_MAX_SESSION: bad } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_GATEWAY_MAX_SESSION/.test(e.message));
+  assert.throws(() => loadConfig({ env: { AIRLOCK_GATEWAY_LIVE_CHECK: '2m' } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_GATEWAY_LIVE_CHECK/.test(e.message));
+});
