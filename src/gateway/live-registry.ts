@@ -62,12 +62,19 @@ export interface LiveConnection extends LiveConnectionInit {
 function armAt(at: number, now: () => number, fn: () => void): () => void {
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
-    const delay = Math.max(0, at - now());
-    timer = setTimeout(delay > MAX_TIMER_MS ? arm : fn, Math.min(delay, MAX_TIMER_MS));
+    const delay = at - now();
+    // Node's timers may fire a millisecond before the wall clock reaches `at`: re-arm until it has.
+    if (delay <= 0) {
+      fn();
+      return;
+    }
+    timer = setTimeout(arm, Math.min(delay, MAX_TIMER_MS));
     // A deadline never keeps the process alive by itself.
     timer.unref();
   };
-  arm();
+  // Asynchronously even when already due, so that the caller has finished registering.
+  timer = setTimeout(arm, 0);
+  timer.unref();
   return () => clearTimeout(timer);
 }
 
