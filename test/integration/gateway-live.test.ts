@@ -3,8 +3,10 @@
  * client through the gateway to a real sshd: a ControlMaster session on a target (new sessions ride
  * inside its one gateway channel) is ended within a second of a certificate revocation, a user being
  * disabled, the target being removed, and the target expiring; the client prints the reason; the end is
- * audited. "Within a second" is measured from the moment the change is committed (the admin command
- * has exited) to the moment the ssh process exits, waiting for the event rather than sleeping.
+ * audited. "Within a second" is measured from the moment the change is known to be committed (the
+ * admin command has exited, or the in-process call has returned) to the moment the ssh process exits,
+ * waiting for the event rather than sleeping; it can be slightly negative when the gateway acts while
+ * the admin command is still exiting.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -113,11 +115,12 @@ async function scenario(user: string, target: string, takeAway: (u: UserKey) => 
   }
 }
 
-test('airlock admin certs revoke ends a ControlMaster session on a target within a second, with the reason shown and audited', async () => {
-  const { exit, cfg } = await scenario('ann', 'job-ann', async (u) => {
+test('airlock admin certs revoke ends a ControlMaster session on a target within a second, with the reason shown and audited', async (t) => {
+  const { exit, cfg, elapsed } = await scenario('ann', 'job-ann', async (u) => {
     const r = await airlock(['admin', '--data-dir', gw.dataDir, 'certs', 'revoke', u.serial.toString()]);
     assert.equal(r.code, 0, r.stderr);
   });
+  t.diagnostic(`ended ${Math.round(elapsed)} ms after the revocation`);
   assert.match(exit.stderr, /Received disconnect from .*: Your certificate has been revoked/);
   const e = await ended('ann');
   assert.equal(e.details.scope, 'connection');
@@ -128,30 +131,33 @@ test('airlock admin certs revoke ends a ControlMaster session on a target within
   assert.notEqual(again.code, 0);
 });
 
-test('the CA revoking all of a user\'s certificates ends their live sessions within a second', async () => {
-  const { exit } = await scenario('ben', 'job-ben', async () => {
+test('the CA revoking all of a user\'s certificates ends their live sessions within a second', async (t) => {
+  const { exit, elapsed } = await scenario('ben', 'job-ben', async () => {
     const user = (await gw.server.core.store.users.byName('ben'))!;
     await gw.server.core.ca.revokeAllOfUser(user, { actor: 'test' });
   });
+  t.diagnostic(`ended ${Math.round(elapsed)} ms after the revocation`);
   assert.match(exit.stderr, /Your certificate has been revoked/);
   assert.equal((await ended('ben')).details.reason, 'revoked');
 });
 
-test('airlock admin user disable ends the user\'s live sessions within a second', async () => {
-  const { exit } = await scenario('cid', 'job-cid', async () => {
+test('airlock admin user disable ends the user\'s live sessions within a second', async (t) => {
+  const { exit, elapsed } = await scenario('cid', 'job-cid', async () => {
     const r = await airlock(['admin', '--data-dir', gw.dataDir, 'user', 'disable', 'cid']);
     assert.equal(r.code, 0, r.stderr);
   });
+  t.diagnostic(`ended ${Math.round(elapsed)} ms after the user was disabled`);
   assert.match(exit.stderr, /Received disconnect from .*: (Your account is disabled|Your certificate has been revoked)/);
   const e = await ended('cid');
   assert.ok(e.details.reason === 'user_disabled' || e.details.reason === 'revoked', String(e.details.reason));
 });
 
-test('airlock admin target remove closes the channel to it within a second and says which target went', async () => {
-  const { exit } = await scenario('dot', 'job-1234', async () => {
+test('airlock admin target remove closes the channel to it within a second and says which target went', async (t) => {
+  const { exit, elapsed } = await scenario('dot', 'job-1234', async () => {
     const r = await airlock(['admin', '--data-dir', gw.dataDir, 'target', 'remove', 'job-1234']);
     assert.equal(r.code, 0, r.stderr);
   });
+  t.diagnostic(`ended ${Math.round(elapsed)} ms after the removal`);
   assert.match(exit.stderr, /Received disconnect from .*: Target job-1234 was removed or is no longer open to you/);
   const e = await ended('dot');
   assert.equal(e.details.scope, 'channel');
@@ -159,7 +165,7 @@ test('airlock admin target remove closes the channel to it within a second and s
   assert.equal(e.details.target, 'job-1234');
 });
 
-test('a target that expires ends its channel on time, with no database change', async () => {
+test('a target that expires ends its channel on time, with no database change', async (t) => {
   const u = await gw.user('eve');
   await gw.project('p-eve', ['eve']);
   const expiresAt = Date.now() + 4_000;
@@ -172,6 +178,7 @@ test('a target that expires ends its channel on time, with no database change', 
     const late = exit.at - (expiresAt - Date.now() + performance.now());
     assert.ok(late < WITHIN_MS, `ended ${Math.round(late)} ms after the expiry`);
     assert.ok(late > -200, `ended ${Math.round(-late)} ms before the expiry`);
+    t.diagnostic(`ended ${Math.round(late)} ms after the expiry`);
     assert.match(exit.stderr, /Target job-eve has expired/);
     const e = await ended('eve');
     assert.equal(e.details.reason, 'target_expired');
