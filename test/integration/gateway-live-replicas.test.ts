@@ -18,7 +18,8 @@ import { startTargetSshd, startTestGateway, writeSshConfig, type TestGateway } f
 const WITHIN_MS = 1_500;
 
 function master(cfg: string, host: string) {
-  const child = spawn('ssh', ['-F', cfg, host, 'echo ready; exec sleep 120'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  // The remote command reads stdin (kept open, never written): it ends with the session, nothing lingers on the target.
+  const child = spawn('ssh', ['-F', cfg, host, 'echo ready; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const ready = new Promise<void>((resolve, reject) => {

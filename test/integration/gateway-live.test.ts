@@ -55,8 +55,9 @@ interface Running {
 
 /** `ssh` as a ControlMaster to `target` with a command that keeps running, in the foreground. */
 function master(cfg: string, target: string, controlPath: string): Running {
-  const child = spawn('ssh', ['-F', cfg, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, target, 'echo ready; exec sleep 120'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' },
+  // The remote command reads stdin (kept open, never written): it ends with the session, nothing lingers on the target.
+  const child = spawn('ssh', ['-F', cfg, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, target, 'echo ready; exec cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' },
   });
   let stdout = '';
   let stderr = '';

@@ -19,8 +19,9 @@ const WITHIN_MS = 1_500;
 
 /** A foreground ControlMaster session running a long command; resolves `ready` once it runs. */
 function master(cfg: string, host: string, controlPath: string) {
-  const child = spawn('ssh', ['-F', cfg, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, host, 'echo ready; exec sleep 120'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' },
+  // The remote command reads stdin (kept open, never written): it ends with the session, nothing lingers on the target.
+  const child = spawn('ssh', ['-F', cfg, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, host, 'echo ready; exec cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' },
   });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
