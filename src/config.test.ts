@@ -63,3 +63,14 @@ test('browser-login start limits: per address and in total, per minute', () => {
   assert.equal(loadConfig({ env: { AIRLOCK_BROWSER_LOGIN_RATE_PER_ADDRESS: '3', AIRLOCK_BROWSER_LOGIN_RATE_TOTAL: '50' } }).browserLoginRateTotal, 50);
   assert.throws(() => loadConfig({ env: { AIRLOCK_BROWSER_LOGIN_RATE_PER_ADDRESS: '0' } }), (e) => isAirlockError(e, 'config'));
 });
+
+test('maximum gateway session age and live-check interval: 12h and 500ms by default, bounded, the variable named', () => {
+  const d = loadConfig({ env: {} }).gateway;
+  assert.equal(d.maxSessionMs, 12 * 3_600_000);
+  assert.equal(d.liveCheckMs, 500);
+  const c = loadConfig({ env: { AIRLOCK_GATEWAY_MAX_SESSION: '8h30m', AIRLOCK_GATEWAY_LIVE_CHECK: '250ms' } }).gateway;
+  assert.equal(c.maxSessionMs, 8.5 * 3_600_000);
+  assert.equal(c.liveCheckMs, 250);
+  for (const bad of ['0s', '31d']) assert.throws(() => loadConfig({ env: { AIRLOCK_GATEWAY_MAX_SESSION: bad } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_GATEWAY_MAX_SESSION/.test(e.message));
+  assert.throws(() => loadConfig({ env: { AIRLOCK_GATEWAY_LIVE_CHECK: '2m' } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_GATEWAY_LIVE_CHECK/.test(e.message));
+});

@@ -93,6 +93,10 @@ export interface GatewayConfig {
   connectTimeoutMs: number;
   /** For tests and single-host demos only, never in production: lets targets be loopback addresses. */
   allowLoopbackTargets: boolean;
+  /** Logins without a certificate's `validBefore` (browser alone, registered key) end after this long (`AIRLOCK_GATEWAY_MAX_SESSION`). */
+  maxSessionMs: number;
+  /** How often the gateway looks for revocations, disabled users and removed targets (`AIRLOCK_GATEWAY_LIVE_CHECK`). */
+  liveCheckMs: number;
 }
 
 /** The keys accepted in a config file, in env-variable form without the `AIRLOCK_` prefix, lower case. */
@@ -101,7 +105,7 @@ const FILE_KEYS = [
   'host_cert_ttl', 'session_ttl', 'issuer', 'ssh_public', 'ssh_host_names', 'gateway_auth', 'gateway_login_grace',
   'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
   'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
-  'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt',
+  'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt', 'gateway_max_session', 'gateway_live_check',
   'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', 'trusted_proxy_header', 'metrics_allow',
   'browser_login_rate_per_address', 'browser_login_rate_total', ...OIDC_FILE_KEYS,
 ] as const;
@@ -217,6 +221,11 @@ function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.P
   if (rekeyBytes < 16 * 1024) throw new AirlockError('config', 'The gateway rekey limit must be at least 16K.');
   const rekeyIntervalMs = parseDuration(pick('gateway_rekey_interval') ?? '1h', 'rekey interval (AIRLOCK_GATEWAY_REKEY_INTERVAL)');
   if (rekeyIntervalMs < 1000) throw new AirlockError('config', 'The gateway rekey interval must be at least 1 second.');
+  const maxSessionMs = parseDuration(pick('gateway_max_session') ?? '12h', 'maximum session age (AIRLOCK_GATEWAY_MAX_SESSION)');
+  if (maxSessionMs < 1000 || maxSessionMs > 30 * 86_400_000) throw new AirlockError('config', 'AIRLOCK_GATEWAY_MAX_SESSION must be between 1s and 30d.');
+  // A revocation must end live sessions within a second (issue 10): the check runs at least twice a second by default.
+  const liveCheckMs = parseDuration(pick('gateway_live_check') ?? '500ms', 'live-session check interval (AIRLOCK_GATEWAY_LIVE_CHECK)');
+  if (liveCheckMs < 100 || liveCheckMs > 60_000) throw new AirlockError('config', 'AIRLOCK_GATEWAY_LIVE_CHECK must be between 100ms and 60s.');
   return {
     authMethods: firstFactors(authChains),
     authChains,
@@ -233,6 +242,8 @@ function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.P
     connectTimeoutMs: parseDuration(pick('gateway_connect_timeout') ?? '10s', 'AIRLOCK_GATEWAY_CONNECT_TIMEOUT'),
     // Environment only, on purpose: a switch that weakens the gateway must be explicit where it is set.
     allowLoopbackTargets: env.AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS ? onOff(env.AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS, 'AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS') : false,
+    maxSessionMs,
+    liveCheckMs,
   };
 }
 

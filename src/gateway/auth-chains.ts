@@ -107,3 +107,17 @@ export function chainVerdict(chains: readonly AuthChain[], passed: readonly Auth
   if (chains.some((c) => c.length === passed.length + 1 && c[passed.length] === 'browser' && passed.every((f, i) => c[i] === f))) return 'continue_with_browser';
   return 'refuse';
 }
+
+/**
+ * The verdict after a first factor for `identity`'s user, looking up their projects: the same rule
+ * whether or not the browser-login module is present (without it, `continue_with_browser` cannot be
+ * honoured and the caller refuses).
+ */
+export async function firstFactorVerdict(
+  p: AuthChainPolicy,
+  identity: { user: { id: string; name: string }; method: AuthFactor },
+  projectsOfUser: (userId: string) => Promise<readonly { name: string }[]>,
+): Promise<ChainVerdict> {
+  const projects = (await projectsOfUser(identity.user.id)).map((x) => x.name);
+  return chainVerdict(chainsFor(p, identity.user.name, projects), [identity.method]);
+}

@@ -16,7 +16,7 @@ import { KeyRegistry } from '../inventory/key-registry.ts';
 import { signCertificate, type Certificate } from '../ssh/certificate.ts';
 import { formatPublicKey, publicKeyFromKeyObject } from '../ssh/keys.ts';
 import { signSsh } from '../ssh/signature.ts';
-import { GatewayAuthenticator, type AuthOutcome, type PublicKeyAttempt } from './auth.ts';
+import { GatewayAuthenticator, limitSessionAge, loginDeadline, type AuthOutcome, type PublicKeyAttempt } from './auth.ts';
 
 const clock = new ManualClock(Date.parse('2026-03-01T12:00:00Z'));
 let dir: string;
@@ -193,4 +193,21 @@ test('a store failure denies (fail closed, checklist 15)', async () => {
   assert.equal(kind(await a.decide(attempt(cert, key))), 'reject:internal');
   const r = await a.recheck({ user: alice, method: 'certificate', serial: cert.serial, keyId: null, fingerprint: '', validBefore: null });
   assert.equal(r.ok === false && r.reason, 'internal');
+});
+
+test('maximum session age: a login without validBefore is refused at re-check once it is older than the limit; a certificate login is not', async () => {
+  const k = generateKeyPairSync('ed25519').privateKey;
+  const fp = (await registry.add({ id: carol.id, name: carol.name }, formatPublicKey(publicKeyFromKeyObject(k), 'k'), { name: 'carol', clientAddress: null })).fingerprint;
+  const keyLogin = limitSessionAge({ user: carol, method: 'publickey', serial: null, keyId: null, fingerprint: fp, validBefore: null }, clock.now(), 3 * 3_600_000);
+  assert.equal(keyLogin.sessionEndsAt, clock.now() + 3 * 3_600_000);
+  assert.equal(loginDeadline(keyLogin), keyLogin.sessionEndsAt);
+  const at = (ms: number) => new GatewayAuthenticator({ store, clock: new ManualClock(clock.now() + ms), userCaKey: keys.user.publicKey, keys: registry, methods: ['publickey'] });
+  assert.equal((await at(3 * 3_600_000 - 1).recheck(keyLogin)).ok, true);
+  const late = await at(3 * 3_600_000).recheck(keyLogin);
+  assert.equal(late.ok === false && late.reason, 'session_expired');
+  assert.match(late.ok === false ? late.message : '', /maximum age/);
+  // A certificate's own end governs a certificate login; the session age does not apply.
+  const certLogin = limitSessionAge({ user: carol, method: 'certificate', serial: null, keyId: null, fingerprint: '', validBefore: clock.now() + 86_400_000 }, clock.now(), 3 * 3_600_000);
+  assert.equal(certLogin.sessionEndsAt, null);
+  assert.equal(loginDeadline(certLogin), clock.now() + 86_400_000);
 });

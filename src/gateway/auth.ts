@@ -57,6 +57,8 @@ export interface GatewayIdentity {
    * browser logins, which carry no such restriction; a certificate login without it is refused forwarding.
    */
   permitPortForwarding?: boolean;
+  /** Epoch ms the connection's login stops being good for logins without `validBefore` (AIRLOCK_GATEWAY_MAX_SESSION). */
+  sessionEndsAt?: number | null;
 }
 
 /** Stable reason codes of a refused login (audit `reason`). */
@@ -74,6 +76,7 @@ export type AuthDenyReason =
   | 'bad_signature'
   | 'certificate_expired'
   | 'force_command'
+  | 'session_expired'
   | 'internal';
 
 export type AuthOutcome =
@@ -244,6 +247,7 @@ export class GatewayAuthenticator {
     try {
       const now = this.#deps.clock.now();
       if (id.validBefore !== null && now >= id.validBefore) return { ok: false, reason: 'certificate_expired', message: 'Your certificate has expired; get a new one (airlock login) and reconnect.' };
+      if (id.sessionEndsAt != null && now >= id.sessionEndsAt) return { ok: false, reason: 'session_expired', message: 'Your session has reached its maximum age; reconnect to log in again.' };
       if (id.serial !== null) {
         const record = await this.#deps.store.certificates.bySerial(id.serial);
         if (record === undefined || record.revokedAt !== null) return { ok: false, reason: 'revoked', message: 'Your certificate has been revoked.' };
@@ -260,6 +264,19 @@ export class GatewayAuthenticator {
       return { ok: false, reason: 'internal', message: 'Authorisation could not be checked; try again later.' };
     }
   }
+}
+
+/**
+ * Gives a login without a certificate's end (browser alone, registered key, key then browser) a
+ * maximum age, as certificate logins have `validBefore`: otherwise such a connection never ends.
+ */
+export function limitSessionAge(id: GatewayIdentity, now: number, maxSessionMs: number): GatewayIdentity {
+  return id.validBefore !== null ? { ...id, sessionEndsAt: null } : { ...id, sessionEndsAt: now + maxSessionMs };
+}
+
+/** When a connection's login stops being good by time alone (certificate end or maximum session age); null = never. */
+export function loginDeadline(id: GatewayIdentity): number | null {
+  return id.validBefore ?? id.sessionEndsAt ?? null;
 }
 
 /** The audit record of an authentication decision (PK_OK answers are not decisions and are not recorded). */

@@ -17,7 +17,7 @@ import { normaliseUserCode, type BrowserLogins, type StartedLogin } from '../ide
 import { formatDuration } from '../duration.ts';
 import type { Store, User } from '../store/repositories.ts';
 import { parsePublicKey, type PublicKey } from '../ssh/keys.ts';
-import { advertisedMethods, chainsFor, chainVerdict, type AuthChainPolicy, type AuthFactor, type ChainVerdict } from './auth-chains.ts';
+import { advertisedMethods, chainsFor, chainVerdict, firstFactorVerdict, type AuthChainPolicy, type AuthFactor, type ChainVerdict } from './auth-chains.ts';
 import type { GatewayIdentity } from './auth.ts';
 
 /** The part of ssh2's KeyboardAuthContext this module uses. */
@@ -140,7 +140,7 @@ export class GatewayBrowserLogin {
 
   /** After a certificate or key proved `identity`: accept, continue with a browser login (partial success), or refuse. */
   async afterFirstFactor(identity: GatewayIdentity): Promise<ChainVerdict> {
-    return chainVerdict(await this.#chainsFor(identity.user), [identity.method]);
+    return firstFactorVerdict(this.#d.policy, identity, (userId) => this.#d.store.projects.projectsOfUser(userId));
   }
 
   /**

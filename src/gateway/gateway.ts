@@ -4,8 +4,9 @@
  * enabled), and then allows exactly two things: direct-tcpip channels that the forwarding policy allows
  * (`ssh -J`, `-W`, `-L`), and session channels that show the lobby. Everything else — remote forwarding,
  * agent forwarding, X11, streamlocal, subsystems, unknown channel types — is refused and audited.
- * Authorisation is checked again at every channel open, so a certificate revoked while its holder is
- * connected opens nothing new. Connections are rekeyed by volume and by time (ssh2 never rekeys by itself).
+ * Authorisation is checked again at every channel open, and what is already open is ended when access
+ * is taken away or runs out (live-watcher.ts): a revoked certificate, a disabled user, a removed or
+ * expired target, the maximum session age. Connections are rekeyed by volume and by time (ssh2 never rekeys by itself).
  */
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -21,7 +22,11 @@ import { parseCidr } from '../ssh/cidr.ts';
 import type { PublicKey } from '../ssh/keys.ts';
 import type { Store } from '../store/repositories.ts';
 import { GATEWAY_ALGORITHMS, GATEWAY_IDENT } from './algorithms.ts';
-import { auditAuth, GatewayAuthenticator, type GatewayIdentity } from './auth.ts';
+import { auditAuth, GatewayAuthenticator, limitSessionAge, type GatewayIdentity } from './auth.ts';
+import { firstFactorVerdict } from './auth-chains.ts';
+import { LiveWatcher } from './live-watcher.ts';
+import type { LiveConnection } from './live-registry.ts';
+import { disconnectWithMessage } from './ssh2-disconnect.ts';
 import { dial, type Resolver } from './dialer.ts';
 import { relayConnection, type ConnectionRelays } from './channel-relay.ts';
 import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
@@ -151,6 +156,9 @@ class GatewayServer implements Gateway {
   /** Connections between TCP accept and ssh2's identification exchange, by `ip|port`. */
   readonly #pending = new Map<string, Conn>();
   readonly #open = new Set<Conn>();
+  /** Ends live connections and channels whose access was taken away (live-watcher.ts). */
+  readonly #watcher: LiveWatcher;
+  readonly #live = new WeakMap<Conn, LiveConnection>();
   #address: { host: string; port: number } | null = null;
   #localAddresses: { at: number; list: string[] } | null = null;
   #stats = { logins: 0, rekeys: 0, channels: 0, hooksAvailable: null as boolean | null };
@@ -170,6 +178,14 @@ class GatewayServer implements Gateway {
       penalties: deps.config.penalties,
       penaltyMaxMs: deps.config.penaltyMaxMs,
       exempt: deps.config.penaltyExempt.map((c) => parseCidr(c)),
+    });
+    this.#watcher = new LiveWatcher({
+      settings: deps.store.settings, clock: deps.clock, intervalMs: deps.config.liveCheckMs,
+      recheck: (id) => this.#auth.recheck(id),
+      targetsForUser: (userId, now) => (deps.inventory === undefined ? Promise.resolve([]) : deps.inventory.targetsForUser(userId, now)),
+      forwardContext: () => ({ ownListeners: this.#ownListeners(), localAddresses: this.#localAddressList(), allowLoopback: this.#cfg.allowLoopbackTargets }),
+      audit: (e) => this.#audit(e),
+      log: (level, msg, fields) => this.#log(level, msg, fields),
     });
     // ML-KEM key exchange, the host certificate and server-sig-algs need the patched ssh2.
     installSsh2Extensions();
@@ -194,6 +210,7 @@ class GatewayServer implements Gateway {
         this.#net.off('error', reject);
         const a = this.#net.address() as AddressInfo;
         this.#address = { host: this.#d.listen.host, port: a.port };
+        this.#watcher.start();
         if (this.#cfg.allowLoopbackTargets) {
           this.#log('warn', 'AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS is on: targets may be loopback addresses. For tests and single-host demos only, never in production.', {});
         }
@@ -236,6 +253,7 @@ class GatewayServer implements Gateway {
   }
 
   async close(): Promise<void> {
+    this.#watcher.stop();
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     for (const c of this.#open) c.socket.destroy();
     await closed;
@@ -392,15 +410,20 @@ class GatewayServer implements Gateway {
       ctx.reject(this.#advertised);
       return;
     }
-    if (this.#browser !== null) {
+    {
       // The operator's chains: this factor alone may suffice, or only together with a browser login.
+      // Without the browser-login module the chains still apply (a chain that needs a browser login
+      // then cannot be completed and is refused): they must never fail open.
       let verdict: Awaited<ReturnType<GatewayBrowserLogin['afterFirstFactor']>> = 'refuse';
       try {
-        verdict = await this.#browser.afterFirstFactor(outcome.identity);
+        verdict = this.#browser !== null
+          ? await this.#browser.afterFirstFactor(outcome.identity)
+          : await firstFactorVerdict(this.#cfg.authChains, outcome.identity, (userId) => this.#d.store.projects.projectsOfUser(userId));
       } catch (err) {
         this.#log('error', 'authentication chain check failed; login refused', { error: (err as Error).message });
       }
       if (conn.socket.destroyed) return;
+      if (verdict === 'continue_with_browser' && this.#browser === null) verdict = 'refuse';
       if (verdict === 'continue_with_browser') {
         this.#browserConn(conn).partial = outcome.identity;
         this.#audit({
@@ -428,7 +451,7 @@ class GatewayServer implements Gateway {
       return;
     }
     if (conn.socket.destroyed) return;
-    conn.identity = outcome.identity;
+    conn.identity = limitSessionAge(outcome.identity, this.#d.clock.now(), this.#cfg.maxSessionMs);
     this.#stats.logins++;
     ctx.accept();
   }
@@ -482,7 +505,7 @@ class GatewayServer implements Gateway {
       return;
     }
     if (conn.socket.destroyed) return;
-    conn.identity = id;
+    conn.identity = limitSessionAge(id, this.#d.clock.now(), this.#cfg.maxSessionMs);
     this.#stats.logins++;
     ctx.accept();
   }
@@ -513,6 +536,12 @@ class GatewayServer implements Gateway {
     // Rekey by volume: checked when data arrives from the client, and from each target (what we are
     // about to send), so both directions are covered without a timer or any per-packet allocation.
     if (conn.client !== null) conn.relays = relayConnection(conn.client, socket, () => this.#rekeyIfDue(conn));
+    if (conn.identity !== null) {
+      this.#live.set(conn, this.#watcher.registry.add({
+        socket, identity: conn.identity, clientAddress: conn.address, openedAt: this.#d.clock.now(),
+        sessions: () => conn.sessions, end: (message) => disconnectWithMessage(conn.client, socket, message),
+      }));
+    }
     conn.rekeyTimer = setTimeout(() => this.#rekey(conn), this.#cfg.rekeyIntervalMs);
     conn.rekeyTimer.unref();
   }
@@ -622,6 +651,16 @@ class GatewayServer implements Gateway {
     }
     this.#stats.channels++;
     const openedAt = this.#d.clock.now();
+    const live = this.#live.get(conn);
+    if (live !== undefined) {
+      this.#watcher.registry.addChannel(live, {
+        channel, target: result.target, host: requested.host, port: requested.port, address: result.address, openedAt,
+        close: () => {
+          socket.destroy();
+          if (conn.socket.writable) channel.close();
+        },
+      });
+    }
     let closedParts = 0;
     const finished = () => {
       if (++closedParts < 2) return;

@@ -11,6 +11,7 @@ import { recoveryCodesRepository } from './recovery-codes-repository.ts';
 import type { Store } from './repositories.ts';
 import type { Database } from './schema.ts';
 import { settingsRepository } from './settings-repository.ts';
+import { withAccessVersion } from './access-version.ts';
 import { targetsRepository } from './targets-repository.ts';
 import { throttleRepository } from './throttle-repository.ts';
 import { tokensRepository } from './tokens-repository.ts';
@@ -39,7 +40,8 @@ interface PoolUse {
 /** The Store over an already opened and migrated database; `close()` destroys `db`. */
 export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUse): Store {
   let closing: Promise<void> | undefined;
-  return {
+  // Writes that narrow access bump a counter that gateways on every replica watch (access-version.ts).
+  return withAccessVersion({
     dialect,
     async ping(): Promise<void> {
       await sql`select 1`.execute(db);
@@ -65,5 +67,5 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUs
       closing ??= db.destroy();
       return closing;
     },
-  };
+  });
 }

@@ -146,6 +146,8 @@ export interface CertificateRepository {
 
 export interface SettingsRepository {
   get(key: string): Promise<string | undefined>;
+  /** Several settings in one query (absent keys are absent from the map). */
+  getMany(keys: readonly string[]): Promise<Map<string, string>>;
   set(key: string, value: string): Promise<void>;
   /** Atomically increments an integer setting (0 when absent) and returns the new value; one statement, safe across replicas. */
   increment(key: string): Promise<number>;

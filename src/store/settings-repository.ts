@@ -12,6 +12,12 @@ export function settingsRepository(db: Kysely<Database>): SettingsRepository {
       return row?.value;
     },
 
+    async getMany(keys: readonly string[]): Promise<Map<string, string>> {
+      if (keys.length === 0) return new Map();
+      const rows = await db.selectFrom('settings').select(['key', 'value']).where('key', 'in', [...keys]).execute();
+      return new Map(rows.map((r) => [r.key, r.value]));
+    },
+
     async set(key: string, value: string): Promise<void> {
       await db
         .insertInto('settings')

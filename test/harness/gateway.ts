@@ -5,7 +5,7 @@
  * `Host` blocks (ProxyJump does not pass `-o` options to the jump hop).
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,10 +53,14 @@ export interface TestGateway {
 
 const ADMIN = { name: 'test', clientAddress: null };
 
-/** Starts the service in this process on loopback port 0 with a fresh data directory and env overrides. */
-export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+/**
+ * Starts the service in this process on loopback port 0 with a fresh data directory and env overrides;
+ * `shareCaWith` makes it a replica of another (the same CA keys; give both the same AIRLOCK_DATABASE_URL).
+ */
+export async function startTestGateway(env: NodeJS.ProcessEnv = {}, opts: { shareCaWith?: TestGateway } = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-gw-'));
   const dataDir = join(dir, 'data');
+  if (opts.shareCaWith) cpSync(join(opts.shareCaWith.dataDir, 'ca'), join(dataDir, 'ca'), { recursive: true });
   const config = loadConfig({ env: { AIRLOCK_HTTP_LISTEN: '127.0.0.1:0', AIRLOCK_SSH_LISTEN: '127.0.0.1:0', ...env }, flags: { data_dir: dataDir } });
   const logLines: string[] = [];
   const server = await startServer(config, { log: (line) => logLines.push(line) });
