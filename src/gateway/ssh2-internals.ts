@@ -78,3 +78,39 @@ export function nativeCryptoLoaded(): boolean {
     return false;
   }
 }
+
+// The packet writer of ssh2's Protocol object, as far as disconnectWithReason uses it.
+interface PacketWriterInternals {
+  _packetRW?: { write?: { allocStartKEX: number; alloc(len: number, force?: boolean): Buffer; finalize(packet: Buffer, force?: boolean): Buffer } };
+}
+
+/**
+ * Sends SSH_MSG_DISCONNECT with `reason` and a description (RFC 4253 §11.1), which OpenSSH prints as
+ * "Received disconnect from …: <description>"; ssh2's own disconnect() always sends an empty one.
+ * Falls back to that (the client then sees only that it was disconnected) if the internals moved.
+ */
+export function disconnectWithReason(client: Connection, reason: number, description: string): void {
+  const proto = (client as unknown as { _protocol?: PacketWriterInternals & { disconnect?: (r: number) => void } })._protocol;
+  const text = Buffer.from(description.replace(/[^\x20-\x7e]/g, '?').slice(0, 200), 'latin1');
+  try {
+    const w = proto?._packetRW?.write;
+    const { sendPacket } = require('ssh2/lib/protocol/utils.js') as { sendPacket?: (p: unknown, packet: Buffer, bypass?: boolean) => void };
+    if (w === undefined || typeof sendPacket !== 'function') throw new Error('ssh2 internals not found');
+    // byte DISCONNECT, uint32 reason, string description, string language tag (empty).
+    const len = 1 + 4 + 4 + text.length + 4;
+    let p = w.allocStartKEX;
+    const packet = w.alloc(len, true);
+    packet[p++] = 1;
+    packet.writeUInt32BE(reason, p);
+    packet.writeUInt32BE(text.length, p += 4);
+    text.copy(packet, p += 4);
+    packet.writeUInt32BE(0, p + text.length);
+    sendPacket(proto, w.finalize(packet, true), true);
+  } catch {
+    try {
+      proto?.disconnect?.(reason);
+    } catch {
+      // The connection is going away regardless.
+    }
+  }
+}
