@@ -45,7 +45,7 @@ function slot(from: string, stop: { stopped: boolean; deadline: number }, counts
       const s = connect({ host: gw.host, port: gw.port, localAddress: from });
       sockets.add(s);
       const started = Date.now();
-      let timer: NodeJS.Timeout | undefined;
+      const timer = setTimeout(() => s.destroy(), HOLD_MS);
       s.on('error', () => {});
       s.once('connect', () => s.write('SSH-2.0-Holder_1.0\r\n'));
       s.resume();
@@ -57,7 +57,6 @@ function slot(from: string, stop: { stopped: boolean; deadline: number }, counts
         if (early) counts.refused++;
         setTimeout(once, early ? 500 : 0);
       });
-      timer = setTimeout(() => s.destroy(), HOLD_MS);
     };
     once();
   });
