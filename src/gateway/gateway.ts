@@ -1,5 +1,6 @@
 /**
- * The SSH gateway (jump host) on ssh2: accepts TCP connections under the pre-authentication limits,
+ * The SSH gateway (jump host) on ssh2: accepts TCP connections (after the PROXY header of a trusted load
+ * balancer, proxy-socket.ts) under the pre-authentication limits (preauth-limits.ts, admission.ts),
  * hands them to ssh2 with pinned algorithms, authenticates with certificates (and registered keys when
  * enabled), and then allows exactly two things: direct-tcpip channels that the forwarding policy allows
  * (`ssh -J`, `-W`, `-L`), and session channels that show the lobby. Everything else — remote forwarding,
@@ -111,7 +112,7 @@ interface Conn {
   address: string;
   /** The client's port (from the PROXY header when there is one). */
   port: number;
-  /** When the connection was admitted: penalties grow with the time held unauthenticated. */
+  /** When the connection was admitted: penalties grow with the time held unauthenticated (not while a real user signs in in the browser). */
   since: number;
   /** Releases the authenticated connection's place in the per-user and per-address limits. */
   sessionRelease: (() => void) | null;
@@ -374,7 +375,7 @@ class GatewayServer implements Gateway {
     if (conn.penalised) return;
     conn.penalised = true;
     const now = this.#d.clock.now();
-    const blocked = this.#limiter.penalise(conn.address, kind, now, now - conn.since);
+    const blocked = this.#limiter.penalise(conn.address, kind, now, Math.max(0, now - conn.since));
     if (blocked) {
       this.#audit({ type: 'gateway.penalty', outcome: 'denied', actor: null, clientAddress: conn.address, details: { reason: kind, max_ms: this.#cfg.penaltyMaxMs } });
     }
@@ -520,6 +521,8 @@ class GatewayServer implements Gateway {
           // A browser sign-in takes longer than the login grace time: keep the connection for the link's lifetime.
           if (conn.graceTimer === null || conn.identity !== null) return;
           clearTimeout(conn.graceTimer);
+          // A real account's browser sign-in takes time; a slow person is not charged for it.
+          conn.since = Number.POSITIVE_INFINITY;
           conn.graceTimer = setTimeout(() => {
             conn.graceTimer = null;
             if (conn.identity === null) {

@@ -22,7 +22,8 @@
  *    adds the time it held its slot (up to the grace time): a slot held for 29 s costs 30 s, so holding
  *    slots is paid for in the currency the attacker takes from everyone else, and ten slots recycled
  *    before the grace time put the source out for minutes after one round. A legitimate client that
- *    fails once in a second earns about what OpenSSH would give it.
+ *    fails once in a second earns about what OpenSSH would give it; time a real account spends signing
+ *    in in the browser is not charged (gateway.ts; the grace time is stretched for real accounts only).
  */
 import { cidrListContains, parseIp, type Cidr } from '../ssh/cidr.ts';
 
