@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from '../harness/processes.ts';
-import { sshF, startTestGateway, writeSshConfig, type TestGateway, type UserKey } from '../harness/gateway.ts';
+import { sshF, startHttpService, startTestGateway, writeSshConfig, type TestGateway, type UserKey } from '../harness/gateway.ts';
 import { haproxyAvailable, startHaproxy, type TestHaproxy } from '../harness/haproxy.ts';
 import { V2_SIGNATURE } from '../../src/gateway/proxy-protocol.ts';
 
@@ -22,14 +22,19 @@ const skip = haproxyAvailable() ? false : 'HAProxy is not installed (apt-get ins
 
 let gw: TestGateway;
 let hap: TestHaproxy;
+let web: Awaited<ReturnType<typeof startHttpService>>;
 let alice: UserKey;
 let cfg: string;
 
 before(async () => {
   if (skip) return;
-  gw = await startTestGateway({ AIRLOCK_TRUSTED_PROXIES: `${PROXY_OUT}/32` });
+  web = await startHttpService('127.0.0.1');
+  gw = await startTestGateway({ AIRLOCK_TRUSTED_PROXIES: `${PROXY_OUT}/32`, AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1' });
   // alice's certificate carries source-address 127.0.0.5,127.0.0.6: the proxy's 127.0.0.2 is outside it.
   alice = await gw.user('alice', { sourceCidrs: ['127.0.0.5/32', '127.0.0.6/32'] });
+  await gw.project('genomics', ['alice']);
+  // A target that only 127.0.0.5 may reach (the target's client CIDRs).
+  await gw.target({ name: 'vm1', project: 'genomics', host: '127.0.0.1', port: web.port, allowedCidrs: ['127.0.0.5/32'] });
   hap = await startHaproxy(gw.dir, { host: gw.host, port: gw.port }, PROXY_OUT);
   // The gateway's key, also under the proxy's ports.
   const line = readFileSync(gw.knownHosts, 'utf8').trim();
@@ -46,6 +51,7 @@ before(async () => {
 after(async () => {
   await hap?.stop();
   await gw?.stop();
+  await web?.stop();
 });
 
 /**
@@ -84,6 +90,17 @@ test('a real ssh login through HAProxy (PROXY v2 and v1) is audited with the cli
   assert.equal(outside.code, 255);
   const denied = await waitFor('the refusal', async () => (await gw.audit('gateway.auth')).find((e) => e.outcome === 'denied' && e.clientAddress === '127.0.0.7'));
   assert.match(JSON.stringify(denied.details), /source/);
+});
+
+test('through HAProxy, a target\'s client CIDRs are checked against the client\'s address', { skip }, async () => {
+  const request = 'GET /through-proxy HTTP/1.0\r\n\r\n';
+  const inside = await sshF(cfg, ['-b', '127.0.0.5', '-W', `vm1:${web.port}`, 'via-v2'], { input: request });
+  assert.equal(inside.code, 0, inside.stderr);
+  assert.match(inside.stdout, /hello from the service \/through-proxy/);
+  const outside = await sshF(cfg, ['-b', '127.0.0.6', '-W', `vm1:${web.port}`, 'via-v1'], { input: request });
+  assert.notEqual(outside.code, 0);
+  const denied = await waitFor('the channel refusal', async () => (await gw.audit('gateway.channel')).find((e) => e.outcome === 'denied'));
+  assert.equal(denied.clientAddress, '127.0.0.6');
 });
 
 test('a PROXY header from an untrusted peer, or from a client behind the proxy, drops the connection and is audited', { skip }, async () => {
