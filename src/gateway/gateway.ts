@@ -501,6 +501,8 @@ class GatewayServer implements Gateway {
     } catch (err) {
       // A login that cannot be recorded does not happen (checklist 15).
       this.#log('error', 'audit failed; login refused', { error: (err as Error).message });
+      conn.sessionRelease?.();
+      conn.sessionRelease = null;
       ctx.reject(this.#advertised);
       return;
     }
@@ -556,6 +558,8 @@ class GatewayServer implements Gateway {
       });
     } catch (err) {
       this.#log('error', 'audit failed; login refused', { error: (err as Error).message });
+      conn.sessionRelease?.();
+      conn.sessionRelease = null;
       ctx.reject(this.#advertised);
       return;
     }
