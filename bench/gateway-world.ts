@@ -115,8 +115,12 @@ export async function startWorld(serverEnv: NodeJS.ProcessEnv = {}): Promise<Ben
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    // The loopback switch is for tests and benchmarks only: the targets here live on 127.0.0.1.
-    const airlock = await startAirlock(join(dir, 'data'), { AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', ...serverEnv });
+    // The loopback switch is for tests and benchmarks only: the targets here live on 127.0.0.1. The idle
+    // benchmark holds thousands of connections of one user from a few addresses: lift the per-user limits.
+    const airlock = await startAirlock(join(dir, 'data'), {
+      AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', AIRLOCK_GATEWAY_MAX_CONNECTIONS_PER_USER: '100000',
+      AIRLOCK_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS: '1000000', AIRLOCK_GATEWAY_MAX_CHANNELS_PER_USER: '1000000', ...serverEnv,
+    });
     stops.push(() => airlock.stop());
     pids.push(airlock.pid);
     if (!airlock.ssh) throw new Error('airlock serve reports no SSH listener');

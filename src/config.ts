@@ -85,6 +85,12 @@ export interface GatewayConfig {
   penaltyMaxMs: number;
   /** CIDRs never penalised (load balancer health checks, monitoring). */
   penaltyExempt: string[];
+  /** Authenticated connections of one user at a time, per gateway process; the next login is disconnected. */
+  maxConnectionsPerUser: number;
+  /** Authenticated connections from one client address (IPv6: one /64) at a time, per gateway process. */
+  maxConnectionsPerAddress: number;
+  /** Open channels (sessions and forwards) of one user over all connections, per gateway process. */
+  maxChannelsPerUser: number;
   /** Rekey a connection after this many bytes in either direction together. */
   rekeyBytes: number;
   /** Rekey a connection after this long. */
@@ -106,6 +112,7 @@ const FILE_KEYS = [
   'gateway_max_unauth_per_address', 'gateway_max_unauth', 'gateway_max_auth_tries', 'gateway_penalties',
   'gateway_penalty_max', 'gateway_penalty_exempt', 'gateway_rekey_bytes', 'gateway_rekey_interval', 'gateway_connect_timeout',
   'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt', 'gateway_max_session', 'gateway_live_check',
+  'gateway_max_connections_per_user', 'gateway_max_connections_per_address', 'gateway_max_channels_per_user',
   'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', 'trusted_proxy_header', 'metrics_allow',
   'browser_login_rate_per_address', 'browser_login_rate_total', ...OIDC_FILE_KEYS,
 ] as const;
@@ -237,6 +244,9 @@ function gatewayConfig(pick: (key: FileKey) => string | undefined, env: NodeJS.P
     penalties: onOff(pick('gateway_penalties') ?? 'on', 'AIRLOCK_GATEWAY_PENALTIES'),
     penaltyMaxMs: parseDuration(pick('gateway_penalty_max') ?? '10m', 'AIRLOCK_GATEWAY_PENALTY_MAX'),
     penaltyExempt: exempt,
+    maxConnectionsPerUser: wholeNumber(pick('gateway_max_connections_per_user') ?? '32', 'AIRLOCK_GATEWAY_MAX_CONNECTIONS_PER_USER', 1, 100_000),
+    maxConnectionsPerAddress: wholeNumber(pick('gateway_max_connections_per_address') ?? '256', 'AIRLOCK_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS', 1, 1_000_000),
+    maxChannelsPerUser: wholeNumber(pick('gateway_max_channels_per_user') ?? '256', 'AIRLOCK_GATEWAY_MAX_CHANNELS_PER_USER', 1, 1_000_000),
     rekeyBytes,
     rekeyIntervalMs,
     connectTimeoutMs: parseDuration(pick('gateway_connect_timeout') ?? '10s', 'AIRLOCK_GATEWAY_CONNECT_TIMEOUT'),

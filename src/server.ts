@@ -138,6 +138,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       store: core.store, audit: core.audit, clock: core.clock, inventory: core.inventory, keys: core.keyRegistry,
       otherListeners: () => httpListeners,
       browserLogin: { logins: browserLogin.logins, ca: core.ca },
+      trustedProxies: config.trustedProxies,
       logger,
     });
   } catch (err) {

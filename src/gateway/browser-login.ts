@@ -138,6 +138,12 @@ export class GatewayBrowserLogin {
     return chainsFor(this.#d.policy, user?.name ?? null, projects);
   }
 
+  /** Whether `name` is an existing, enabled account. */
+  async #isActiveUser(name: string): Promise<boolean> {
+    const user = await this.#d.store.users.byName(name);
+    return user !== undefined && !user.disabled;
+  }
+
   /** After a certificate or key proved `identity`: accept, continue with a browser login (partial success), or refuse. */
   async afterFirstFactor(identity: GatewayIdentity): Promise<ChainVerdict> {
     return firstFactorVerdict(this.#d.policy, identity, (userId) => this.#d.store.projects.projectsOfUser(userId));
@@ -162,7 +168,10 @@ export class GatewayBrowserLogin {
     const expired = () => refuse('expired', 'The login link expired before it was approved. This connection is closed; connect again for a new link.', true);
     try {
       const started = await this.#d.logins.start({ kind: 'ssh', userName: ctx.username, clientAddress: conn.address, connectionRef: conn.ref });
-      conn.extendGrace(started.expiresAt - this.#d.clock.now() + REFUSAL_ANSWER_MS + 5_000);
+      // The link outlives the login grace time, but only a real, enabled account may keep the
+      // unauthenticated slot that long: for any other name the grace time stands (issue 10 item 2: one
+      // request for a made-up name used to hold a slot for the link's lifetime).
+      if (conn.partial !== null || (await this.#isActiveUser(ctx.username))) conn.extendGrace(started.expiresAt - this.#d.clock.now() + REFUSAL_ANSWER_MS + 5_000);
       const lifetime = started.expiresAt - this.#d.clock.now() + 1_000;
       const instructions = loginInstructions(ctx.username, started, this.#d.clock.now(), this.#d.prompt);
       /** Waits for the decision without a prompt (zero-prompt keyboard-interactive); null once approved. */

@@ -38,3 +38,13 @@ test('gateway settings from the environment, and refusals with a reason', () => 
   assert.equal(parseByteSize('1GiB', 'x'), 2 ** 30);
   assert.equal(parseByteSize('100', 'x'), 100);
 });
+
+test('limits on authenticated connections and channels: defaults 32 per user, 256 per address, 256 channels per user; bounded', () => {
+  const d = loadConfig({ env: {} }).gateway;
+  assert.deepEqual([d.maxConnectionsPerUser, d.maxConnectionsPerAddress, d.maxChannelsPerUser], [32, 256, 256]);
+  const c = loadConfig({ env: { AIRLOCK_GATEWAY_MAX_CONNECTIONS_PER_USER: '3', AIRLOCK_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS: '4', AIRLOCK_GATEWAY_MAX_CHANNELS_PER_USER: '5' } }).gateway;
+  assert.deepEqual([c.maxConnectionsPerUser, c.maxConnectionsPerAddress, c.maxChannelsPerUser], [3, 4, 5]);
+  for (const env of [{ AIRLOCK_GATEWAY_MAX_CONNECTIONS_PER_USER: '0' }, { AIRLOCK_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS: 'many' }, { AIRLOCK_GATEWAY_MAX_CHANNELS_PER_USER: '1.5' }]) {
+    assert.throws(() => loadConfig({ env }), (e) => isAirlockError(e, 'config'), JSON.stringify(env));
+  }
+});

@@ -1,5 +1,6 @@
 /**
- * The SSH gateway (jump host) on ssh2: accepts TCP connections under the pre-authentication limits,
+ * The SSH gateway (jump host) on ssh2: accepts TCP connections (after the PROXY header of a trusted load
+ * balancer, proxy-socket.ts) under the pre-authentication limits (preauth-limits.ts, admission.ts),
  * hands them to ssh2 with pinned algorithms, authenticates with certificates (and registered keys when
  * enabled), and then allows exactly two things: direct-tcpip channels that the forwarding policy allows
  * (`ssh -J`, `-W`, `-L`), and session channels that show the lobby. Everything else — remote forwarding,
@@ -26,12 +27,15 @@ import { auditAuth, GatewayAuthenticator, limitSessionAge, type GatewayIdentity 
 import { firstFactorVerdict } from './auth-chains.ts';
 import { LiveWatcher } from './live-watcher.ts';
 import type { LiveConnection } from './live-registry.ts';
-import { disconnectWithMessage } from './ssh2-disconnect.ts';
+import { DISCONNECT, disconnectWithMessage } from './ssh2-disconnect.ts';
 import { dial, type Resolver } from './dialer.ts';
 import { relayConnection, type ConnectionRelays } from './channel-relay.ts';
 import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
 import { lobbyClientOf, parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
+import { RefusalLog, SessionLimits } from './admission.ts';
+import { readProxyHeader, watchForProxyHeader } from './proxy-socket.ts';
+import { cidrListContains, type Cidr } from '../ssh/cidr.ts';
 import { hookConnection, OPEN_FAILURE, type ConnectionHooks } from './ssh2-internals.ts';
 import { forwardingRefusal } from './certificate-restrictions.ts';
 import { GatewayBrowserLogin, type BrowserAuthConnection, type CertificateIssuer, type KeyboardPrompter } from './browser-login.ts';
@@ -49,6 +53,11 @@ const KEEPALIVE_COUNT_MAX = 3;
 /** A half-closed onward socket whose peer never closes is destroyed after this much idle time. */
 const LINGER_MS = 30_000;
 const LOCAL_ADDRESSES_TTL_MS = 10_000;
+/** A trusted proxy writes its PROXY header at once; this is the most we wait for it (within the grace time). */
+const PROXY_HEADER_TIMEOUT_MS = 5_000;
+/** Refusals before authentication are audited once per source and this interval (admission.ts). */
+const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
+const REFUSAL_AUDIT_MAX_SOURCES = 1_000;
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -71,6 +80,8 @@ export interface GatewayDeps {
   logger?: Logger;
   /** Browser login (keyboard-interactive) and the `cert` command; absent = certificates and keys only. */
   browserLogin?: { logins: BrowserLogins; ca?: CertificateIssuer } | undefined;
+  /** Load balancers (CIDRs, `AIRLOCK_TRUSTED_PROXIES`) that must, and alone may, send a PROXY protocol header. */
+  trustedProxies?: readonly string[] | undefined;
 }
 
 export interface GatewayStats {
@@ -105,8 +116,14 @@ export interface Gateway {
 /** One TCP connection's state; kept small, there may be tens of thousands. */
 interface Conn {
   socket: Socket;
-  /** Canonical client address. */
+  /** Canonical client address: the socket's peer, or what a trusted proxy's PROXY header says. */
   address: string;
+  /** The client's port (from the PROXY header when there is one). */
+  port: number;
+  /** When the connection was admitted: penalties grow with the time held unauthenticated (not while a real user signs in in the browser). */
+  since: number;
+  /** Releases the authenticated connection's place in the per-user and per-address limits. */
+  sessionRelease: (() => void) | null;
   /** Pre-auth limiter source, until released. */
   source: string | null;
   client: Connection | null;
@@ -150,7 +167,13 @@ class GatewayServer implements Gateway {
   readonly #cfg: GatewayConfig;
   readonly #auth: GatewayAuthenticator;
   readonly #browser: GatewayBrowserLogin | null;
-  readonly #limiter: PreAuthLimiter;
+  readonly #limiter: PreAuthLimiter<Conn>;
+  readonly #refusals: RefusalLog;
+  readonly #refusalTimer: NodeJS.Timeout;
+  readonly #sessions: SessionLimits;
+  readonly #trustedProxies: Cidr[];
+  /** Connections from trusted proxies whose PROXY header is still being read. */
+  #readingHeaders = 0;
   readonly #ssh: InstanceType<typeof SshServer>;
   readonly #net: NetServer;
   /** Connections between TCP accept and ssh2's identification exchange, by `ip|port`. */
@@ -178,6 +201,7 @@ class GatewayServer implements Gateway {
       penalties: deps.config.penalties,
       penaltyMaxMs: deps.config.penaltyMaxMs,
       exempt: deps.config.penaltyExempt.map((c) => parseCidr(c)),
+      heldCapMs: deps.config.loginGraceMs,
     });
     this.#watcher = new LiveWatcher({
       settings: deps.store.settings, clock: deps.clock, intervalMs: deps.config.liveCheckMs,
@@ -187,6 +211,18 @@ class GatewayServer implements Gateway {
       audit: (e) => this.#audit(e),
       log: (level, msg, fields) => this.#log(level, msg, fields),
     });
+    this.#trustedProxies = (deps.trustedProxies ?? []).map((c) => parseCidr(c));
+    this.#sessions = new SessionLimits({
+      maxConnectionsPerUser: deps.config.maxConnectionsPerUser,
+      maxConnectionsPerAddress: deps.config.maxConnectionsPerAddress,
+      maxChannelsPerUser: deps.config.maxChannelsPerUser,
+    });
+    this.#refusals = new RefusalLog({
+      intervalMs: REFUSAL_AUDIT_INTERVAL_MS, maxSources: REFUSAL_AUDIT_MAX_SOURCES, now: deps.clock.now(),
+      record: (r) => this.#audit({ type: 'gateway.admission', outcome: 'denied', actor: null, clientAddress: r.address, details: { source: r.source, count: r.count, reasons: r.reasons, since: r.since, first: r.first } }),
+    });
+    this.#refusalTimer = setInterval(() => this.#refusals.flush(this.#d.clock.now()), REFUSAL_AUDIT_INTERVAL_MS);
+    this.#refusalTimer.unref();
     // ML-KEM key exchange, the host certificate and server-sig-algs need the patched ssh2.
     installSsh2Extensions();
     this.#ssh = new SshServer(extendServerConfig({
@@ -244,7 +280,7 @@ class GatewayServer implements Gateway {
       connections: this.#open.size,
       authenticated,
       unauthenticated: this.#open.size - authenticated,
-      refused: this.#limiter.stats().refused,
+      refused: this.#refusals.total,
       logins: this.#stats.logins,
       rekeys: this.#stats.rekeys,
       channels: this.#stats.channels,
@@ -255,6 +291,8 @@ class GatewayServer implements Gateway {
   async close(): Promise<void> {
     this.#watcher.stop();
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    clearInterval(this.#refusalTimer);
+    this.#refusals.flush(this.#d.clock.now(), true);
     for (const c of this.#open) c.socket.destroy();
     await closed;
   }
@@ -262,24 +300,65 @@ class GatewayServer implements Gateway {
   // ---- connections and pre-authentication limits ----
 
   #onTcp(socket: Socket): void {
-    const address = canonicalClientAddress(socket.remoteAddress ?? '');
-    if (address === undefined || socket.remotePort === undefined) {
+    const peer = canonicalClientAddress(socket.remoteAddress ?? '');
+    if (peer === undefined || socket.remotePort === undefined) {
       socket.destroy();
       return;
     }
-    const admission = this.#limiter.admit(address, this.#d.clock.now());
-    if (!admission.ok) {
-      // Refused outright, before ssh2 allocates anything (MaxStartups). Not audited one by one: under
-      // a flood that would turn every refused SYN into a database write.
+    if (this.#trustedProxies.length === 0 || !cidrListContains(this.#trustedProxies, peer)) {
+      this.#admit(socket, peer, socket.remotePort, false);
+      return;
+    }
+    // A trusted load balancer: the client's address is in the PROXY header it must send first.
+    if (this.#readingHeaders >= this.#cfg.maxUnauthenticated) {
+      this.#refusal(peer, 'proxy_headers_pending');
       socket.destroy();
       return;
     }
+    this.#readingHeaders++;
+    socket.on('error', noop);
+    void readProxyHeader(socket, Math.min(PROXY_HEADER_TIMEOUT_MS, this.#cfg.loginGraceMs)).then((r) => {
+      this.#readingHeaders--;
+      if (r.kind === 'refused') {
+        if (r.reason !== 'closed') this.#refusal(peer, r.reason);
+        socket.destroy();
+        return;
+      }
+      // LOCAL (v2) / UNKNOWN (v1): the proxy's own health check, from the proxy's address, never penalised.
+      const client = r.kind === 'proxy' ? canonicalClientAddress(r.source.address) : peer;
+      if (client === undefined || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      this.#admit(socket, client, r.kind === 'proxy' ? r.source.port : socket.remotePort ?? 0, r.kind === 'local');
+    });
+  }
+
+  /** Applies the pre-authentication limits to a connection from `address` and hands it to ssh2. */
+  #admit(socket: Socket, address: string, port: number, healthCheck: boolean): void {
     socket.setNoDelay(true);
     const conn: Conn = {
-      socket, address, source: admission.source, client: null, hooks: null, identity: null, failures: 0, penalised: false,
+      socket, address, port, since: this.#d.clock.now(), sessionRelease: null, source: null, client: null, hooks: null, identity: null, failures: 0, penalised: healthCheck,
       graceTimer: null, rekeyTimer: null, rekeyAtBytes: 0, rekeying: false, channels: 0, sessions: 0, browser: null,
       relays: null,
     };
+    const admission = this.#limiter.admit(address, conn.since, conn);
+    if (!admission.ok) {
+      // Refused outright, before ssh2 allocates anything (MaxStartups); counted, and audited per source
+      // and interval (admission.ts): one record per refused SYN would let a flood write the database.
+      this.#refusal(address, admission.reason);
+      socket.destroy();
+      return;
+    }
+    conn.source = admission.source;
+    if (admission.preempted !== undefined) {
+      // Fair share (preauth-limits.ts): the oldest connection of the heaviest source gives up its slot.
+      const victim = admission.preempted;
+      victim.source = null;
+      this.#refusal(victim.address, 'preempted');
+      this.#penalise(victim, 'noauth');
+      victim.socket.destroy();
+    }
     this.#open.add(conn);
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
     this.#pending.set(key, conn);
@@ -302,13 +381,26 @@ class GatewayServer implements Gateway {
       if (conn.rekeyTimer) clearTimeout(conn.rekeyTimer);
       if (conn.identity === null) this.#penalise(conn, conn.failures > 0 ? 'authfail' : 'noauth');
       this.#releaseSlot(conn);
+      conn.sessionRelease?.();
     });
     this.#ssh.injectSocket(socket);
+    // Checklist 11: only a trusted proxy may say where a connection comes from; anyone else who tries is dropped.
+    // Behind a trusted proxy, a second header would be the client's own attempt.
+    watchForProxyHeader(socket, () => {
+      this.#refusal(address, 'proxy_header_untrusted');
+      this.#penalise(conn, 'authfail');
+      socket.destroy();
+    });
+  }
+
+  /** Counts a refusal before authentication; audited per source and interval. */
+  #refusal(address: string, reason: string): void {
+    this.#refusals.note(address, reason, this.#d.clock.now());
   }
 
   #releaseSlot(conn: Conn): void {
     if (conn.source !== null) {
-      this.#limiter.release(conn.source);
+      this.#limiter.release(conn.source, conn);
       conn.source = null;
     }
   }
@@ -316,7 +408,8 @@ class GatewayServer implements Gateway {
   #penalise(conn: Conn, kind: PenaltyKind): void {
     if (conn.penalised) return;
     conn.penalised = true;
-    const blocked = this.#limiter.penalise(conn.address, kind, this.#d.clock.now());
+    const now = this.#d.clock.now();
+    const blocked = this.#limiter.penalise(conn.address, kind, now, Math.max(0, now - conn.since));
     if (blocked) {
       this.#audit({ type: 'gateway.penalty', outcome: 'denied', actor: null, clientAddress: conn.address, details: { reason: kind, max_ms: this.#cfg.penaltyMaxMs } });
     }
@@ -442,11 +535,14 @@ class GatewayServer implements Gateway {
         return;
       }
     }
+    if (!(await this.#admitSession(conn, outcome.identity))) return;
     try {
       await auditAuth(this.#d.audit, outcome, { username: ctx.username, clientAddress: conn.address });
     } catch (err) {
       // A login that cannot be recorded does not happen (checklist 15).
       this.#log('error', 'audit failed; login refused', { error: (err as Error).message });
+      conn.sessionRelease?.();
+      conn.sessionRelease = null;
       ctx.reject(this.#advertised);
       return;
     }
@@ -462,11 +558,13 @@ class GatewayServer implements Gateway {
       const closed = new AbortController();
       conn.socket.once('close', () => closed.abort());
       conn.browser = {
-        address: conn.address, ref: `${conn.address} port ${conn.socket.remotePort ?? 0}`, partial: null, refused: false, signal: closed.signal,
+        address: conn.address, ref: `${conn.address} port ${conn.port}`, partial: null, refused: false, signal: closed.signal,
         extendGrace: (ms) => {
           // A browser sign-in takes longer than the login grace time: keep the connection for the link's lifetime.
           if (conn.graceTimer === null || conn.identity !== null) return;
           clearTimeout(conn.graceTimer);
+          // A real account's browser sign-in takes time; a slow person is not charged for it.
+          conn.since = Number.POSITIVE_INFINITY;
           conn.graceTimer = setTimeout(() => {
             conn.graceTimer = null;
             if (conn.identity === null) {
@@ -494,6 +592,7 @@ class GatewayServer implements Gateway {
       return;
     }
     const id = outcome.identity;
+    if (!(await this.#admitSession(conn, id))) return;
     try {
       await this.#d.audit.record({
         type: 'gateway.auth', outcome: 'success', actor: id.user.name, clientAddress: conn.address,
@@ -501,6 +600,8 @@ class GatewayServer implements Gateway {
       });
     } catch (err) {
       this.#log('error', 'audit failed; login refused', { error: (err as Error).message });
+      conn.sessionRelease?.();
+      conn.sessionRelease = null;
       ctx.reject(this.#advertised);
       return;
     }
@@ -508,6 +609,31 @@ class GatewayServer implements Gateway {
     conn.identity = limitSessionAge(id, this.#d.clock.now(), this.#cfg.maxSessionMs);
     this.#stats.logins++;
     ctx.accept();
+  }
+
+  /**
+   * The per-user and per-address limits on authenticated connections (admission.ts), checked when a
+   * login would succeed: over the limit, the client is disconnected with the reason, which OpenSSH prints
+   * ("Received disconnect from …: Too many connections for alice: …"). A proven user is not penalised.
+   */
+  async #admitSession(conn: Conn, id: GatewayIdentity): Promise<boolean> {
+    const verdict = this.#sessions.openConnection(id.user.id, id.user.name, conn.address);
+    if (verdict.ok) {
+      if (conn.socket.destroyed) verdict.release();
+      else conn.sessionRelease = verdict.release;
+      return !conn.socket.destroyed;
+    }
+    conn.penalised = true;
+    try {
+      await this.#d.audit.record({
+        type: 'gateway.auth', outcome: 'denied', actor: id.user.name, clientAddress: conn.address,
+        details: { method: id.method, reason: verdict.reason, limit: verdict.limit, message: verdict.message },
+      });
+    } catch (err) {
+      this.#log('error', 'audit of a refused login failed', { error: (err as Error).message });
+    }
+    disconnectWithMessage(conn.client, conn.socket, verdict.message, DISCONNECT.tooManyConnections);
+    return false;
   }
 
   async #failAttempt(conn: Conn, ctx: AuthContext, record: () => Promise<void>): Promise<void> {
@@ -587,12 +713,19 @@ class GatewayServer implements Gateway {
       hooks.rejectWith(reject, OPEN_FAILURE.resourceShortage, `At most ${MAX_CHANNELS_PER_CONNECTION} channels per connection.`);
       return;
     }
+    const perUser = this.#sessions.openChannel(conn.identity!.user.id, conn.identity!.user.name);
+    if (!perUser.ok) {
+      hooks.rejectWith(reject, OPEN_FAILURE.resourceShortage, perUser.message);
+      this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'direct-tcpip', ...requested, reason: perUser.reason, limit: perUser.limit } });
+      return;
+    }
     conn.channels++;
     let released = false;
     const release = () => {
       if (!released) {
         released = true;
         conn.channels--;
+        perUser.release();
       }
     };
     const check = await this.#auth.recheck(conn.identity!);
@@ -702,10 +835,17 @@ class GatewayServer implements Gateway {
       hooks.rejectWith(reject, OPEN_FAILURE.resourceShortage, `At most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection.`);
       return;
     }
+    const perUser = this.#sessions.openChannel(conn.identity!.user.id, conn.identity!.user.name);
+    if (!perUser.ok) {
+      hooks.rejectWith(reject, OPEN_FAILURE.resourceShortage, perUser.message);
+      this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'session', reason: perUser.reason, limit: perUser.limit } });
+      return;
+    }
     conn.sessions++;
     const check = await this.#auth.recheck(conn.identity!);
     if (!check.ok) {
       conn.sessions--;
+      perUser.release();
       hooks.rejectWith(reject, OPEN_FAILURE.prohibited, check.message);
       this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'session', reason: check.reason } });
       return;
@@ -713,11 +853,15 @@ class GatewayServer implements Gateway {
     const session = conn.socket.destroyed ? undefined : (accept() as Session | undefined);
     if (session === undefined) {
       conn.sessions--;
+      perUser.release();
       return;
     }
     let pty = false;
     let started = false;
-    session.once('close', () => conn.sessions--);
+    session.once('close', () => {
+      conn.sessions--;
+      perUser.release();
+    });
     session.on('pty', (ok: (() => void) | undefined) => {
       pty = true;
       ok?.();

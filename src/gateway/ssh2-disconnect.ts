@@ -11,8 +11,8 @@ import type { Connection } from 'ssh2';
 
 const require = createRequire(import.meta.url);
 
-/** RFC 4253 §11.1 SSH_DISCONNECT_BY_APPLICATION. */
-const BY_APPLICATION = 11;
+/** RFC 4253 §11.1 reason codes the gateway sends. */
+export const DISCONNECT = { byApplication: 11, tooManyConnections: 12 } as const;
 const MSG_DISCONNECT = 1;
 /** After the DISCONNECT, a client that does not close is cut off after this long. */
 const CLOSE_GRACE_MS = 2_000;
@@ -45,8 +45,11 @@ export function disconnectText(message: string): string {
   return message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }
 
-/** Sends SSH_MSG_DISCONNECT with `message` and closes the socket; the socket is destroyed if the client lingers. */
-export function disconnectWithMessage(client: Connection | null, socket: Socket, message: string): void {
+/**
+ * Sends SSH_MSG_DISCONNECT with `message` (and `reason`, by default "by application") and closes the
+ * socket; the socket is destroyed if the client lingers.
+ */
+export function disconnectWithMessage(client: Connection | null, socket: Socket, message: string, reason: number = DISCONNECT.byApplication): void {
   if (socket.destroyed) return;
   const proto = (client as unknown as { _protocol?: ProtocolInternals } | null)?._protocol;
   const writer = proto?._packetRW?.write;
@@ -60,7 +63,7 @@ export function disconnectWithMessage(client: Connection | null, socket: Socket,
       const packet = writer.alloc(1 + 4 + 4 + text.length + 4, true);
       let p = start;
       packet[p++] = MSG_DISCONNECT;
-      packet.writeUInt32BE(BY_APPLICATION, p);
+      packet.writeUInt32BE(reason, p);
       p += 4;
       packet.writeUInt32BE(text.length, p);
       p += 4;
