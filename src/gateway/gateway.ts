@@ -30,6 +30,7 @@ import { parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, t
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
 import { hookConnection, OPEN_FAILURE, sendAuthBanner, type ConnectionHooks } from './ssh2-internals.ts';
 import { revokedBanner } from './revocation-banner.ts';
+import { tellRefusal } from './refused-session.ts';
 import { GatewayBrowserLogin, type BrowserAuthConnection, type CertificateIssuer, type KeyboardPrompter } from './browser-login.ts';
 import type { BrowserLogins } from '../identity/browser-login.ts';
 import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
@@ -649,9 +650,15 @@ class GatewayServer implements Gateway {
     conn.sessions++;
     const check = await this.#auth.recheck(conn.identity!);
     if (!check.ok) {
-      conn.sessions--;
-      hooks.rejectWith(reject, OPEN_FAILURE.prohibited, check.message);
       this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'session', reason: check.reason } });
+      // Accepted only to tell the reason, which a mux client would lose in a refusal (refused-session.ts).
+      const told = conn.socket.destroyed ? undefined : (accept() as Session | undefined);
+      if (told === undefined) {
+        conn.sessions--;
+        return;
+      }
+      told.once('close', () => conn.sessions--);
+      tellRefusal(told, check.message);
       return;
     }
     const session = conn.socket.destroyed ? undefined : (accept() as Session | undefined);

@@ -177,9 +177,12 @@ describe('through the gateway', { concurrency: true }, () => {
       assert.match(third.stderr, /refused/);
       const e = await auditEvent('gateway.channel', (x) => x.actor === 'carol' && x.outcome === 'denied');
       assert.equal(e.details.reason, 'revoked');
-      // The lobby (a new session channel) is refused too.
+      // The lobby (a new session channel) is refused too, and says why even through the mux client,
+      // which would replace a refused channel's reason with "Session open refused by peer".
       const lobby = await sshF(cm, ['gw']);
-      assert.notEqual(lobby.code, 0);
+      assert.equal(lobby.code, 1);
+      assert.match(lobby.stderr, /Airlock gateway: Your certificate has been revoked\./);
+      assert.doesNotMatch(lobby.stdout, /targets/);
       assert.equal(await logins(), 1);
     } finally {
       await sshF(cm, ['-O', 'exit', 'gw']);
