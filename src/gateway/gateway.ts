@@ -518,9 +518,9 @@ class GatewayServer implements Gateway {
   // ---- channels ----
 
   /** The user's targets now (an inventory outage denies, it never widens). */
-  async #targets(conn: Conn): Promise<Target[]> {
+  async #targets(conn: Conn, liveAt = this.#d.clock.now()): Promise<Target[]> {
     if (this.#d.inventory === undefined) return [];
-    return this.#d.inventory.targetsForUser(conn.identity!.user.id, this.#d.clock.now());
+    return this.#d.inventory.targetsForUser(conn.identity!.user.id, liveAt);
   }
 
   #ownListeners(): OwnListener[] {
@@ -744,7 +744,8 @@ class GatewayServer implements Gateway {
   async #why(conn: Conn, why: ReturnType<typeof parseWhyCommand>): Promise<{ status: number; err: string }> {
     if (why === undefined || 'error' in why) return { status: 2, err: why?.error ?? '' };
     try {
-      const result = await this.#dial(conn, await this.#targets(conn), why.host, why.port);
+      // Expired targets too (liveAt 0): the policy itself refuses them, with "has expired" as the reason.
+      const result = await this.#dial(conn, await this.#targets(conn, 0), why.host, why.port);
       if (result.ok) result.socket.destroy();
       return explainDial(result, why);
     } catch (e) {
