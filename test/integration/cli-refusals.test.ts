@@ -72,6 +72,10 @@ test('the generated config reaches the target, and a refusal at the gateway name
 
   await t.test('client address outside the target\'s CIDRs', async () => {
     await refusedTwice('far-box', /Airlock gateway: Target far-box cannot be reached from your address 127\.0\.0\.1\./);
+    // `airlock ssh` runs the same ssh with the same config.
+    const viaCli = await w.cli(['ssh', 'far-box', '--', 'true']);
+    assert.notEqual(viaCli.code, 0);
+    assert.match(viaCli.stderr, /Airlock gateway: Target far-box cannot be reached from your address 127\.0\.0\.1\./);
   });
 
   await t.test('target removed', async () => {
