@@ -62,6 +62,10 @@ test('for Windows OpenSSH (no ControlMaster, no sh): targets keep a plain ProxyJ
   const g = generateSshConfig(input('/home/alice', { windows: true }));
   golden('ssh-config-windows.golden', g.config);
   assert.doesNotMatch(g.config, /ProxyCommand/);
+  // A home with a single quote cannot sit inside `sh -c '…'`: the plain hop there too.
+  const quoted = generateSshConfig(input("/home/o'brien"));
+  assert.doesNotMatch(quoted.config, /ProxyCommand/);
+  assert.match(quoted.config, /^ {4}ProxyJump airlock-gateway$/m);
 });
 
 test('with no targets: only the gateway, and no @cert-authority line', () => {

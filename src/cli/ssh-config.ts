@@ -191,7 +191,8 @@ export function generateSshConfig(input: SshConfigInput): GeneratedSshConfig {
   // ControlPersist period): with ControlPersist on a target, ssh sends its proxy's stderr to /dev/null
   // (sshconnect.c ssh_proxy_connect) and every refusal would vanish. The proxy asks the gateway for
   // the reason when `ssh -W` fails over a live master, since the mux client drops it (why-command.ts).
-  const targetHop = input.windows === true
+  // A single quote in the path would end the `sh -c '…'` string: such a home gets the plain hop.
+  const targetHop = input.windows === true || paths.config.includes("'")
     ? [`ProxyJump ${GATEWAY_ALIAS}`, ...common]
     : [proxyCommand(configPath(paths.config)), ...common.filter((o) => !o.startsWith('Control')), 'ControlMaster no', 'ControlPath none'];
 
