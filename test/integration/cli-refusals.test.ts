@@ -72,10 +72,13 @@ test('the generated config reaches the target, and a refusal at the gateway name
 
   await t.test('client address outside the target\'s CIDRs', async () => {
     await refusedTwice('far-box', /Airlock gateway: Target far-box cannot be reached from your address 127\.0\.0\.1\./);
-    // `airlock ssh` runs the same ssh with the same config.
+    // `airlock ssh` runs the same ssh with the same config; `airlock tunnel` its own connection.
     const viaCli = await w.cli(['ssh', 'far-box', '--', 'true']);
     assert.notEqual(viaCli.code, 0);
     assert.match(viaCli.stderr, /Airlock gateway: Target far-box cannot be reached from your address 127\.0\.0\.1\./);
+    const tunnel = await w.cli(['tunnel', 'far-box', String(w.node.port)]);
+    assert.notEqual(tunnel.code, 0);
+    assert.match(tunnel.stderr, /Target far-box cannot be reached from your address 127\.0\.0\.1\./);
   });
 
   await t.test('target removed', async () => {
@@ -140,4 +143,7 @@ test('a revoked certificate is named, over a live master and on a new connection
   const fresh = await ssh(['vm1', 'true']);
   assert.equal(fresh.code, 255);
   assert.match(fresh.stderr, /Airlock: your certificate \(serial \d+\) has been revoked\. Get a new one with "airlock login"/);
+  const tunnel = await w.cli(['tunnel', 'vm1', 'jupyter']);
+  assert.notEqual(tunnel.code, 0);
+  assert.match(tunnel.stderr, /Airlock: your certificate \(serial \d+\) has been revoked\./);
 });
