@@ -36,9 +36,12 @@ export function parseWhyCommand(command: string | undefined): WhyCommand | { err
   return { host: bare, port };
 }
 
-/** The answer to `why`: exit status and stderr text; a reachable target gets status 0 and a short note. */
+/** Exit status of `why`: reachable now, refused by the policy, or allowed but the target did not answer. */
+export const WHY_STATUS = { reachable: 0, refused: 1, unreachable: 3 } as const;
+
+/** The answer to `why`: exit status (WHY_STATUS) and stderr text. */
 export function explainDial(result: DialResult, req: WhyCommand): { status: number; err: string } {
-  if (result.ok) return { status: 0, err: `${result.target.name} port ${req.port} can be reached now; connect again.\n` };
-  const message = result.stage === 'policy' ? result.decision.message : result.message;
-  return { status: 1, err: `Airlock gateway: ${message}\n` };
+  if (result.ok) return { status: WHY_STATUS.reachable, err: `${result.target.name} port ${req.port} can be reached now; connect again.\n` };
+  if (result.stage === 'policy') return { status: WHY_STATUS.refused, err: `Airlock gateway: ${result.decision.message}\n` };
+  return { status: WHY_STATUS.unreachable, err: `Airlock gateway: ${result.message}\n` };
 }
