@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import type { Target } from '../inventory/ports.ts';
 import { dial } from './dialer.ts';
-import { explainDial, parseWhyCommand } from './why-command.ts';
+import { explainDial, parseWhyCommand, WHY_STATUS } from './why-command.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const target = (over: Partial<Target> = {}): Target => ({
@@ -26,4 +27,26 @@ test('the answer is the policy\'s own reason: outside the CIDRs, expired, not a 
   assert.deepEqual(cidr, { status: 1, err: 'Airlock gateway: Target job-5678 cannot be reached from your address 127.0.0.2.\n' });
   assert.match(explainDial(await dial(req('old'), { connectTimeoutMs: 1000 }), { host: 'old', port: 22 }).err, /Target old has expired/);
   assert.match(explainDial(await dial(req('gone'), { connectTimeoutMs: 1000 }), { host: 'gone', port: 22 }).err, /"gone" is not one of your targets/);
+});
+
+test('allowed but not answering: status 3 and the dialer\'s words; reachable: status 0', async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const open = (server.address() as AddressInfo).port;
+  const closed = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  try {
+    const req = (port: number) => ({ targets: [target({ host: '127.0.0.1', port, services: [] })], host: 'job-5678', port, clientAddress: '127.0.0.1', ownListeners: [], localAddresses: [], now: NOW, allowLoopback: true });
+    const down = explainDial(await dial(req(closed), { connectTimeoutMs: 2000 }), { host: 'job-5678', port: closed });
+    assert.deepEqual(down, { status: WHY_STATUS.unreachable, err: `Airlock gateway: job-5678 port ${closed}: connection refused (nothing listens on that port?).\n` });
+    const result = await dial(req(open), { connectTimeoutMs: 2000 });
+    if (result.ok) result.socket.destroy();
+    assert.equal(explainDial(result, { host: 'job-5678', port: open }).status, WHY_STATUS.reachable);
+  } finally {
+    server.close();
+  }
 });
