@@ -60,6 +60,7 @@ export async function writeSshConfig(session: ClientSession, opts: { dryRun?: bo
     identityFile: session.key_path,
     certificateFile: session.certificate_path,
     paths,
+    windows: process.platform === 'win32',
   });
   const existing = readIfExists(paths.userConfig);
   const include = ensureIncludeFirst(existing, paths.config, home);

@@ -19,11 +19,13 @@ import { fetchCaKeys, fetchGatewayInfo, fetchTargets, preferredLocalPort, type G
 import { GATEWAY_ALIAS, hostBlocks, knownHostsHost, sshConfigPaths } from './ssh-config.ts';
 import { analyseInclude } from './ssh-include.ts';
 import { certificateRevocation } from './revocation-status.ts';
+import { checkTargets } from './doctor-targets.ts';
 import { effectiveSshConfig, isRecentEnough, localSshVersion, MIN_OPENSSH } from './system-ssh.ts';
 
 export type CheckName =
   | 'ssh-client' | 'agent' | 'agent-keys' | 'session' | 'certificate' | 'server' | 'clock'
-  | 'gateway-reachable' | 'gateway-host-key' | 'include' | 'ssh-config' | 'config-current' | 'local-ports';
+  | 'gateway-reachable' | 'gateway-host-key' | 'include' | 'ssh-config' | 'config-current' | 'local-ports'
+  | 'targets';
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -540,6 +542,7 @@ export const ALL_CHECKS: readonly { name: CheckName; run: (ctx: DoctorContext) =
   { name: 'ssh-config', run: checkEffectiveConfig },
   { name: 'config-current', run: checkConfigCurrent },
   { name: 'local-ports', run: checkLocalPorts },
+  { name: 'targets', run: (ctx) => checkTargets(ctx, readText) },
 ];
 
 /** Runs the checks; one that throws becomes a `skip` finding of its own, never a crash of the others. */

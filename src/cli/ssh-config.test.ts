@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { GATEWAY_ALIAS, configPath, generateSshConfig, hostAliases, knownHostsHost, sshConfigPaths, type SshConfigInput } from './ssh-config.ts';
+import { GATEWAY_ALIAS, configPath, generateSshConfig, hostAliases, knownHostsHost, proxyCommand, sshConfigPaths, type SshConfigInput } from './ssh-config.ts';
 
 const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
 const GW_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ45mEw6t+5yl2hePPhibeF4O5crnKjoVg8Z2fOo4T28 airlock-gw';
@@ -58,6 +58,16 @@ test('the generated config and known_hosts match the golden files', () => {
   assert.deepEqual(hostAliases(g.config), g.hosts);
 });
 
+test('for Windows OpenSSH (no ControlMaster, no sh): targets keep a plain ProxyJump', () => {
+  const g = generateSshConfig(input('/home/alice', { windows: true }));
+  golden('ssh-config-windows.golden', g.config);
+  assert.doesNotMatch(g.config, /ProxyCommand/);
+  // A home with a single quote cannot sit inside `sh -c '…'`: the plain hop there too.
+  const quoted = generateSshConfig(input("/home/o'brien"));
+  assert.doesNotMatch(quoted.config, /ProxyCommand/);
+  assert.match(quoted.config, /^ {4}ProxyJump airlock-gateway$/m);
+});
+
 test('with no targets: only the gateway, and no @cert-authority line', () => {
   const g = generateSshConfig(input('/home/alice', { targets: [] }));
   golden('ssh-config-no-targets.golden', g.config);
@@ -76,23 +86,27 @@ test('ssh reads the generated config as intended (ssh -G)', () => {
     assert.deepEqual(vm.get('hostname'), ['my-vm']);
     assert.deepEqual(vm.get('user'), ['ubuntu']);
     assert.deepEqual(vm.get('port'), ['22']);
-    assert.deepEqual(vm.get('proxyjump'), [GATEWAY_ALIAS]);
+    // The hop is `ssh -W` through the gateway alias, with this very file (a space in the home survives).
+    assert.deepEqual(vm.get('proxycommand'), [proxyCommand(configPath(join(home, '.ssh', 'airlock', 'config'))).slice('ProxyCommand '.length)]);
+    assert.equal(vm.get('proxyjump'), undefined);
     assert.deepEqual(vm.get('identitiesonly'), ['yes']);
     assert.deepEqual(vm.get('forwardagent'), ['no']);
-    assert.deepEqual(vm.get('controlmaster'), ['auto']);
-    assert.deepEqual(vm.get('controlpersist'), ['600']);
+    // No master of its own: ControlPersist on a target sends the proxy's stderr, and every refusal, to /dev/null.
+    assert.deepEqual(vm.get('controlmaster'), ['false']);
+    assert.equal(vm.get('controlpath'), undefined);
     // The space in the home directory survives quoting.
     assert.deepEqual(vm.get('identityfile'), [join(home, '.ssh', 'airlock-key')]);
     assert.deepEqual(vm.get('certificatefile'), [join(home, '.ssh', 'airlock-key-cert.pub')]);
     assert.deepEqual(vm.get('userknownhostsfile'), [`${join(home, '.ssh', 'known_hosts')} ${join(home, '.ssh', 'airlock', 'known_hosts')}`]);
-    const cp = vm.get('controlpath')![0]!;
-    assert.ok(cp.startsWith(join(home, '.ssh', 'airlock', 'cm-')), cp);
-    assert.match(cp.slice(join(home, '.ssh', 'airlock', 'cm-').length), /^[0-9a-f]{40}$/, 'one hash per user, host and port');
     const node = sshG(file, 'gpu-node');
     assert.deepEqual(node.get('user'), ['alice'], 'no login account: the Airlock user name');
     assert.deepEqual(node.get('port'), ['2200']);
-    assert.notEqual(node.get('controlpath')![0], cp, 'each host has its own master');
     const gw = sshG(file, GATEWAY_ALIAS);
+    const cp = gw.get('controlpath')![0]!;
+    assert.ok(cp.startsWith(join(home, '.ssh', 'airlock', 'cm-')), cp);
+    assert.match(cp.slice(join(home, '.ssh', 'airlock', 'cm-').length), /^[0-9a-f]{40}$/, 'one hash per user, host and port');
+    assert.deepEqual(gw.get('controlmaster'), ['auto']);
+    assert.deepEqual(gw.get('controlpersist'), ['600']);
     assert.deepEqual(gw.get('hostname'), ['gw.example.org']);
     assert.deepEqual(gw.get('port'), ['2222']);
     assert.deepEqual(gw.get('user'), ['alice']);
@@ -151,7 +165,8 @@ test('targets the server sends with unsafe values are skipped, never written', (
   }));
   assert.deepEqual(g.hosts, [GATEWAY_ALIAS, 'ok']);
   assert.equal(g.skipped.length, 6);
-  assert.doesNotMatch(g.config, /ProxyCommand|pwned|star\*/);
+  // The one ProxyCommand is the generator's own (the same for every target).
+  assert.doesNotMatch(g.config.replace(`    ${proxyCommand('/home/alice/.ssh/airlock/config')}\n`, ''), /ProxyCommand|pwned|star\*/);
 });
 
 test('an unusable gateway host, port or key from the server is refused', () => {
@@ -179,7 +194,8 @@ test('configPath: absolute only; quotes, backslashes, % and control characters r
 });
 
 test('property: whatever the server sends as targets, every line of the config is a comment, a Host line or a known option', () => {
-  const allowed = /^(#.*|Host [a-z0-9-]+| {4}(# .*|HostName \S+|Port \d+|User [a-z_][a-z0-9_.-]*|ProxyJump airlock-gateway|IdentityFile \S+|CertificateFile \S+|IdentitiesOnly yes|ControlMaster auto|ControlPath \S+|ControlPersist 10m|ForwardAgent no|UserKnownHostsFile \S+( \S+)?|StrictHostKeyChecking yes)|)$/;
+  const proxy = proxyCommand('/home/alice/.ssh/airlock/config').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const allowed = new RegExp(String.raw`^(#.*|Host [a-z0-9-]+| {4}(# .*|HostName \S+|Port \d+|User [a-z_][a-z0-9_.-]*|ProxyJump airlock-gateway|${proxy}|IdentityFile \S+|CertificateFile \S+|IdentitiesOnly yes|ControlMaster (auto|no)|ControlPath \S+|ControlPersist 10m|ForwardAgent no|UserKnownHostsFile \S+( \S+)?|StrictHostKeyChecking yes)|)$`);
   fc.assert(fc.property(
     fc.array(fc.record({ name: fc.string({ maxLength: 20 }), port: fc.integer({ min: -5, max: 70000 }), login_user: fc.option(fc.string({ maxLength: 10 })), project: fc.option(fc.string({ maxLength: 10 })) }), { maxLength: 8 }),
     (targets) => {

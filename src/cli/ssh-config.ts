@@ -82,6 +82,8 @@ export interface SshConfigInput {
   identityFile: string;
   certificateFile: string;
   paths: SshConfigPaths;
+  /** Windows OpenSSH has no ControlMaster and no sh: targets keep a plain ProxyJump there. */
+  windows?: boolean;
 }
 
 export interface GeneratedSshConfig {
@@ -144,6 +146,17 @@ export function targetProblem(t: ConfigTarget): string | undefined {
   return undefined;
 }
 
+/**
+ * The ProxyCommand of a target: `ssh -W` through the gateway alias (the same as ProxyJump); when it
+ * fails while a master to the gateway is up, `why` asks the gateway over that master for the refusal's
+ * reason and prints it. ssh runs ProxyCommand as `exec …`, hence `sh -c` for the `||`. `-F` names this
+ * file so that the inner ssh finds the gateway alias whichever config the outer one was given.
+ */
+export function proxyCommand(config: string): string {
+  const ssh = `ssh -F ${config}`;
+  return `ProxyCommand sh -c '${ssh} -W "$1:$2" ${GATEWAY_ALIAS} || { ${ssh} -O check ${GATEWAY_ALIAS} 2>/dev/null && ${ssh} ${GATEWAY_ALIAS} why "$1" "$2" >&2; exit 255; }' airlock-proxy %h %p`;
+}
+
 /** A comment, the `Host` line, then its options indented. */
 function block(comment: string, host: string, options: string[]): string {
   return [comment, host, ...options.map((o) => `    ${o}`)].join('\n');
@@ -174,6 +187,15 @@ export function generateSshConfig(input: SshConfigInput): GeneratedSshConfig {
     `ControlPersist ${CONTROL_PERSIST}`,
     'ForwardAgent no',
   ];
+
+  // Targets have no master of their own (the gateway's master gives the one browser approval per
+  // ControlPersist period): with ControlPersist on a target, ssh sends its proxy's stderr to /dev/null
+  // (sshconnect.c ssh_proxy_connect) and every refusal would vanish. The proxy asks the gateway for
+  // the reason when `ssh -W` fails over a live master, since the mux client drops it (why-command.ts).
+  // A single quote in the path would end the `sh -c '…'` string: such a home gets the plain hop.
+  const targetHop = input.windows === true || paths.config.includes("'")
+    ? [`ProxyJump ${GATEWAY_ALIAS}`, ...common]
+    : [proxyCommand(configPath(paths.config)), ...common.filter((o) => !o.startsWith('Control')), 'ControlMaster no', 'ControlPath none'];
 
   const sections: string[] = [];
   sections.push([
@@ -208,8 +230,7 @@ export function generateSshConfig(input: SshConfigInput): GeneratedSshConfig {
       `Port ${t.port}`,
       // An e-mail style Airlock name (bob@uni.example) logs in to targets as bob_uni.example (user-names.ts).
       `User ${t.login_user ?? loginNameFor(input.user)}`,
-      `ProxyJump ${GATEWAY_ALIAS}`,
-      ...common,
+      ...targetHop,
       // The user's own file first: ssh adds keys it learns to the first file, and this one is rewritten.
       `UserKnownHostsFile ${userKnownHosts} ${ownKnownHosts}`,
     ]));

@@ -183,7 +183,6 @@ export class GatewayAuthenticator {
     // either way, nobody can revoke it, so it is refused.
     if (record === undefined || record.certType !== 'user') return reject(m, 'unknown_serial', `serial ${cert.serial} is not in the certificate ledger`, extra);
     if (record.fingerprint !== fingerprint) return reject(m, 'unknown_serial', `serial ${cert.serial} belongs to another key in the ledger`, extra);
-    if (record.revokedAt !== null) return reject(m, 'revoked', `certificate ${cert.serial} was revoked`, extra);
     const user = await this.#deps.store.users.byId(record.userId);
     if (user === undefined) return reject(m, 'unknown_user', `the owner of certificate ${cert.serial} no longer exists`, extra);
     if (user.disabled) return reject(m, 'user_disabled', `user ${user.name} is disabled`, extra);
@@ -201,6 +200,9 @@ export class GatewayAuthenticator {
     if (a.signedData === undefined || !verifySsh(cert.publicKey, a.signedData, a.signature)) {
       return reject(m, 'bad_signature', 'the signature was not made with the certified key', extra);
     }
+    // Revocation is judged after the signature, so that the reason (told to the client by the gateway's
+    // banner) reaches only the key's holder; an offer without a signature gets PK_OK, never a login.
+    if (record.revokedAt !== null) return reject(m, 'revoked', `certificate ${cert.serial} was revoked`, extra);
     return {
       kind: 'accept',
       identity: {

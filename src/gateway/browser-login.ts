@@ -119,6 +119,16 @@ export function loginInstructions(userName: string, started: StartedLogin, now: 
   ].join('\n');
 }
 
+/**
+ * The prompt itself carries the link and the code. OpenSSH prints a keyboard-interactive request's
+ * instructions to stderr, which it sends to /dev/null for a ProxyJump/ProxyCommand hop whenever
+ * ControlPersist applies to the target (sshconnect.c ssh_proxy_connect) — the DSP guide's top-level
+ * `ControlPersist` — while the prompt is read through /dev/tty (readpassphrase) and always shown.
+ */
+export function loginPrompt(started: StartedLogin, attempt: number): string {
+  return `${attempt === 0 ? '' : 'Not approved yet. '}Open ${started.url} in your browser, approve code ${started.userCode}, then press Enter: `;
+}
+
 /** Browser login, authentication chains and the `cert` command for the gateway. */
 export class GatewayBrowserLogin {
   readonly #d: GatewayBrowserLoginDeps;
@@ -192,7 +202,7 @@ export class GatewayBrowserLogin {
         for (let i = 0; ; i++) {
           if (i >= MAX_PROMPTS) return refuse('too_many_prompts', `Still not approved after ${MAX_PROMPTS} tries. This connection is closed; connect again for a new link, and press Enter only after approving in the browser.`, true);
           const askedAt = this.#d.clock.now();
-          const answers = await ask(ctx, [{ prompt: 'Press Enter once you have approved the login in the browser: ', echo: true }], text, conn.signal, lifetime);
+          const answers = await ask(ctx, [{ prompt: loginPrompt(started, i), echo: true }], text, conn.signal, lifetime);
           if (answers === null) return { kind: 'reject', reason: 'aborted', message: 'the client went away or did not answer' };
           const answeredIn = this.#d.clock.now() - askedAt;
           const typed = (answers[0] ?? '').trim();

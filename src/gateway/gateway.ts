@@ -28,16 +28,19 @@ import { firstFactorVerdict } from './auth-chains.ts';
 import { LiveWatcher } from './live-watcher.ts';
 import type { LiveConnection } from './live-registry.ts';
 import { DISCONNECT, disconnectWithMessage } from './ssh2-disconnect.ts';
-import { dial, type Resolver } from './dialer.ts';
+import { dial, type DialResult, type Resolver } from './dialer.ts';
 import { relayConnection, type ConnectionRelays } from './channel-relay.ts';
 import { gatewayTrust, type GatewayTrust, type HostKey } from './host-key.ts';
+import { explainDial, parseWhyCommand } from './why-command.ts';
 import { lobbyClientOf, parseLobbyCommand, renderLobbyHelp, renderLobbyJson, renderLobbyText, type LobbyView } from './lobby.ts';
 import { PreAuthLimiter, type PenaltyKind } from './preauth-limits.ts';
 import { RefusalLog, SessionLimits } from './admission.ts';
 import { readProxyHeader, watchForProxyHeader } from './proxy-socket.ts';
 import { cidrListContains, type Cidr } from '../ssh/cidr.ts';
-import { hookConnection, OPEN_FAILURE, type ConnectionHooks } from './ssh2-internals.ts';
+import { hookConnection, OPEN_FAILURE, sendAuthBanner, type ConnectionHooks } from './ssh2-internals.ts';
 import { forwardingRefusal } from './certificate-restrictions.ts';
+import { revokedBanner } from './revocation-banner.ts';
+import { tellRefusal } from './refused-session.ts';
 import { GatewayBrowserLogin, type BrowserAuthConnection, type CertificateIssuer, type KeyboardPrompter } from './browser-login.ts';
 import type { BrowserLogins } from '../identity/browser-login.ts';
 import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
@@ -496,6 +499,8 @@ class GatewayServer implements Gateway {
       return;
     }
     if (outcome.kind === 'reject') {
+      // auth.ts judges revocation only after the signature: the key's holder learns why (revocation-banner.ts).
+      if (outcome.reason === 'revoked' && ctx.signature !== undefined && outcome.serial !== undefined && conn.client !== null) sendAuthBanner(conn.client, revokedBanner(outcome.serial));
       await this.#failAttempt(conn, ctx, () => auditAuth(this.#d.audit, outcome, { username: ctx.username, clientAddress: conn.address }));
       return;
     }
@@ -687,9 +692,9 @@ class GatewayServer implements Gateway {
   // ---- channels ----
 
   /** The user's targets now (an inventory outage denies, it never widens). */
-  async #targets(conn: Conn): Promise<Target[]> {
+  async #targets(conn: Conn, liveAt = this.#d.clock.now()): Promise<Target[]> {
     if (this.#d.inventory === undefined) return [];
-    return this.#d.inventory.targetsForUser(conn.identity!.user.id, this.#d.clock.now());
+    return this.#d.inventory.targetsForUser(conn.identity!.user.id, liveAt);
   }
 
   #ownListeners(): OwnListener[] {
@@ -704,6 +709,15 @@ class GatewayServer implements Gateway {
       this.#localAddresses = { at: now, list };
     }
     return this.#localAddresses.list;
+  }
+
+  /** The forwarding decision and connection for one request: direct-tcpip channels and `why` both use it. */
+  #dial(conn: Conn, targets: Target[], host: string, port: number): Promise<DialResult> {
+    return dial({
+      targets, host, port, clientAddress: conn.address,
+      ownListeners: this.#ownListeners(), localAddresses: this.#localAddressList(), now: this.#d.clock.now(),
+      allowLoopback: this.#cfg.allowLoopbackTargets,
+    }, { connectTimeoutMs: this.#cfg.connectTimeoutMs, ...(this.#d.resolve ? { resolve: this.#d.resolve } : {}) });
   }
 
   async #onDirectTcpip(conn: Conn, accept: () => ServerChannel, reject: RejectConnection, req: { destIP: string; destPort: number; srcIP: string; srcPort: number }): Promise<void> {
@@ -751,11 +765,7 @@ class GatewayServer implements Gateway {
       this.#audit({ type: 'gateway.channel', outcome: 'failure', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'direct-tcpip', ...requested, reason: 'internal', message: (err as Error).message } });
       return;
     }
-    const result = await dial({
-      targets, host: requested.host, port: requested.port, clientAddress: conn.address,
-      ownListeners: this.#ownListeners(), localAddresses: this.#localAddressList(), now: this.#d.clock.now(),
-      allowLoopback: this.#cfg.allowLoopbackTargets,
-    }, { connectTimeoutMs: this.#cfg.connectTimeoutMs, ...(this.#d.resolve ? { resolve: this.#d.resolve } : {}) });
+    const result = await this.#dial(conn, targets, requested.host, requested.port);
     const user = conn.identity!.user.name;
     if (!result.ok) {
       release();
@@ -844,10 +854,19 @@ class GatewayServer implements Gateway {
     conn.sessions++;
     const check = await this.#auth.recheck(conn.identity!);
     if (!check.ok) {
-      conn.sessions--;
-      perUser.release();
-      hooks.rejectWith(reject, OPEN_FAILURE.prohibited, check.message);
       this.#audit({ type: 'gateway.channel', outcome: 'denied', actor: conn.identity!.user.name, clientAddress: conn.address, details: { channel: 'session', reason: check.reason } });
+      // Accepted only to tell the reason, which a mux client would lose in a refusal (refused-session.ts).
+      const told = conn.socket.destroyed ? undefined : (accept() as Session | undefined);
+      if (told === undefined) {
+        conn.sessions--;
+        perUser.release();
+        return;
+      }
+      told.once('close', () => {
+        conn.sessions--;
+        perUser.release();
+      });
+      tellRefusal(told, check.message);
       return;
     }
     const session = conn.socket.destroyed ? undefined : (accept() as Session | undefined);
@@ -899,7 +918,9 @@ class GatewayServer implements Gateway {
     let out = '';
     let err = '';
     // `cert` reads a public key from stdin and answers with a certificate (browser-login.ts; never throws).
-    if (cmd.kind === 'cert' && this.#browser !== null) ({ status, out, err } = await this.#browser.certCommand(id, ch, conn.address));
+    const why = parseWhyCommand(command);
+    if (why !== undefined) ({ status, err } = await this.#why(conn, why));
+    else if (cmd.kind === 'cert' && this.#browser !== null) ({ status, out, err } = await this.#browser.certCommand(id, ch, conn.address));
     else try {
       const view: LobbyView = {
         userName: id.user.name, method: id.method, serial: id.serial, validBefore: id.validBefore,
@@ -929,6 +950,20 @@ class GatewayServer implements Gateway {
     });
     ch.exit(status);
     ch.end();
+  }
+
+  /** `why HOST PORT` (why-command.ts): the same dial a channel makes; a connected socket is closed at once. */
+  async #why(conn: Conn, why: ReturnType<typeof parseWhyCommand>): Promise<{ status: number; err: string }> {
+    if (why === undefined || 'error' in why) return { status: 2, err: why?.error ?? '' };
+    try {
+      // Expired targets too (liveAt 0): the policy itself refuses them, with "has expired" as the reason.
+      const result = await this.#dial(conn, await this.#targets(conn, 0), why.host, why.port);
+      if (result.ok) result.socket.destroy();
+      return explainDial(result, why);
+    } catch (e) {
+      this.#log('error', 'why failed', { error: (e as Error).message });
+      return { status: 1, err: 'Your targets could not be looked up; try again later.\n' };
+    }
   }
 
   // ---- audit and logs ----

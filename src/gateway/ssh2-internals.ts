@@ -78,3 +78,32 @@ export function nativeCryptoLoaded(): boolean {
     return false;
   }
 }
+
+/**
+ * Sends SSH_MSG_USERAUTH_BANNER (RFC 4252 §5.4) during authentication. ssh2 sends a banner only once,
+ * with its SERVICE_ACCEPT; the gateway needs one later, after a signature proved who is asking (a
+ * revoked certificate's holder learns why the login fails). OpenSSH prints it on stderr at LogLevel
+ * INFO and above. Returns false when ssh2's internals are not as expected (nothing is sent then).
+ */
+export function sendAuthBanner(client: Connection, text: string): boolean {
+  interface Writer { allocStart: number; alloc(n: number): Buffer; finalize(packet: Buffer): Buffer }
+  const proto = (client as unknown as { _protocol?: { _packetRW?: { write?: Writer } } })._protocol;
+  const writer = proto?._packetRW?.write;
+  let send: ((p: unknown, packet: Buffer) => void) | undefined;
+  try {
+    send = (require('ssh2/lib/protocol/utils.js') as { sendPacket?: (p: unknown, packet: Buffer) => void }).sendPacket;
+  } catch {
+    send = undefined;
+  }
+  if (proto === undefined || writer === undefined || typeof writer.alloc !== 'function' || typeof send !== 'function') return false;
+  // Shown on a terminal: printable ASCII and newlines only, bounded.
+  const body = Buffer.from(text.replace(/[^\x20-\x7e\n]/g, '?').slice(0, 1000), 'utf8');
+  const start = writer.allocStart;
+  const packet = writer.alloc(1 + 4 + body.length + 4);
+  packet[start] = 53; // SSH_MSG_USERAUTH_BANNER
+  packet.writeUInt32BE(body.length, start + 1);
+  body.copy(packet, start + 5);
+  packet.writeUInt32BE(0, start + 5 + body.length); // empty language tag
+  send(proto, writer.finalize(packet));
+  return true;
+}

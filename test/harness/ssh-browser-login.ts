@@ -4,7 +4,7 @@
  * an SSH_ASKPASS program (SSH_ASKPASS_REQUIRE=force) that waits until the test writes the answer file.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from './processes.ts';
 
@@ -16,6 +16,8 @@ export interface Askpass {
   env: NodeJS.ProcessEnv;
   /** Makes the waiting askpass answer `text` (empty = just Enter). */
   answer(text: string): void;
+  /** Every prompt the askpass was called with so far (ssh passes the prompt text as its argument), one per line. */
+  prompts(): string;
 }
 
 /** Creates an askpass program in a fresh directory under `parent`. */
@@ -23,12 +25,14 @@ export function makeAskpass(parent: string): Askpass {
   const dir = mkdtempSync(join(parent, 'askpass-'));
   const script = join(dir, 'askpass.sh');
   const answerFile = join(dir, 'answer');
+  const promptFile = join(dir, 'prompts');
   // At most 60 s of waiting (600 × 0.1 s), then an empty answer: the test never hangs on it.
-  writeFileSync(script, `#!/bin/sh\ni=0\nwhile [ ! -f '${answerFile}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\ncat '${answerFile}' 2>/dev/null\nrm -f '${answerFile}'\n`);
+  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${promptFile}'\ni=0\nwhile [ ! -f '${answerFile}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\ncat '${answerFile}' 2>/dev/null\nrm -f '${answerFile}'\n`);
   chmodSync(script, 0o755);
   return {
     env: { SSH_ASKPASS: script, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
     answer: (text) => writeFileSync(answerFile, `${text}\n`),
+    prompts: () => (existsSync(promptFile) ? readFileSync(promptFile, 'utf8') : ''),
   };
 }
 

@@ -6,13 +6,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import type { TestSshd } from '../harness/sshd.ts';
 import { sshF, startTargetSshd, startTestGateway, writeSshConfig, type TestGateway, type UserKey } from '../harness/gateway.ts';
 import { CHROMIUM_SKIP_REASON, launchChromium, type TestBrowser } from '../harness/browser.ts';
 import { makeAskpass, sshWithLink } from '../harness/ssh-browser-login.ts';
+import { runDetached } from './cli-fixture.ts';
 import { currentTotp, newTotpSecret } from '../../src/identity/totp.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -185,4 +186,49 @@ test('key then browser: the registered key succeeds partially, the browser login
   const certOnly = await sshF(cfg, ['gw-dave-cert', 'true']);
   assert.equal(certOnly.code, 255);
   assert.ok((await gw.audit('gateway.auth')).some((e) => e.actor === 'dave' && e.details.reason === 'chain_not_allowed'));
+});
+
+test("the DSP guide's own config (top-level ControlMaster/ControlPersist, an Included file) shows the link, once per master", { skip }, async () => {
+  // The seed's "Nicer configuration", verbatim but for addresses: ControlPersist applies to the target
+  // too, so ssh sends its ProxyJump hop's stderr — and the prompt's instructions — to /dev/null.
+  // Only the prompt itself reaches the person (through /dev/tty; here through SSH_ASKPASS).
+  const home = join(gw.dir, 'dsp');
+  mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });
+  const dspConfig = join(home, '.ssh', 'dsp_config');
+  writeFileSync(dspConfig, [
+    'ControlMaster auto', 'ControlPersist 1800', `ControlPath ${join(home, '.ssh', 'socket-%r@%h-%p')}`, '',
+    'Host dspgateway', `  Hostname ${gw.host}`, `  Port ${gw.port}`, '  User alice',
+    `  UserKnownHostsFile ${gw.knownHosts}`, '  PubkeyAuthentication no', '',
+    'Host vm*', '  ProxyJump dspgateway', '  User root', `  Port ${node.port}`,
+    `  IdentityFile ${alice.key}`, `  CertificateFile ${alice.cert}`, `  UserKnownHostsFile ${gw.knownHosts}`, '',
+  ].join('\n'));
+  // The guide's `Include dsp_config` is relative to the passwd entry's ~/.ssh, not this HOME: absolute here.
+  const main = join(home, '.ssh', 'config');
+  writeFileSync(main, `Include ${dspConfig}\n`);
+  const askpass = makeAskpass(gw.dir);
+  const env = { ...process.env, HOME: home, SSH_AUTH_SOCK: '', ...askpass.env };
+  const ssh = (args: string[]) => runDetached('ssh', ['-F', main, ...args], env, 120_000);
+  try {
+    const first = ssh(['vm1', 'echo reached-$(id -un)']);
+    let prompt: RegExpExecArray | null = null;
+    // Bounded: the prompt appears once the hop has asked (the askpass itself gives up after 60 s).
+    for (let i = 0; i < 600 && prompt === null; i++) {
+      prompt = /^Open (http:\/\/\S+\/login\/b\/[A-Za-z0-9_-]{43}) in your browser, approve code ([A-Z2-9]{4}-[A-Z2-9]{4}), then press Enter: $/m.exec(askpass.prompts().replace(/^\([^)]*\) /gm, ''));
+      if (prompt === null) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(prompt, `the prompt carries the link and code: ${askpass.prompts()}`);
+    await decideWithPassword(prompt[1]!, prompt[2]!, 'alice', 'approve');
+    askpass.answer('');
+    const r = await first;
+    assert.equal(r.code, 0, r.stderr + node.logs());
+    assert.match(r.stdout, /reached-root/);
+    assert.doesNotMatch(r.stderr, /login\/b\//, "the hop's stderr (the instructions) never reached the person");
+    // The comfort the guide asks for: the master carries the next connections without a new approval.
+    const prompts = askpass.prompts();
+    const again = await ssh(['vm2', 'echo again']);
+    assert.equal(again.code, 255, 'vm2 is not a target (a new channel over the master, not a new login)');
+    assert.equal(askpass.prompts(), prompts, 'no second browser login');
+  } finally {
+    for (const host of ['vm1', 'dspgateway']) await ssh(['-O', 'exit', host]).catch(() => undefined);
+  }
 });

@@ -176,9 +176,12 @@ describe('through the gateway', { concurrency: true }, () => {
       const third = await sshF(cm, ['vm1', 'echo third']);
       assert.notEqual(third.code, 0);
       assert.doesNotMatch(third.stdout, /third/);
-      // A new connection with the revoked certificate is refused at login; the lobby too.
+      // The lobby says why: over the master if it is still going away (refused-session.ts), or, on a
+      // new connection, in the banner of the refused login (revocation-banner.ts).
       const lobby = await sshF(cm, ['gw']);
       assert.notEqual(lobby.code, 0);
+      assert.match(lobby.stderr, /[Yy]our (Airlock )?certificate (\(serial \d+\) )?has been revoked/);
+      assert.doesNotMatch(lobby.stdout, /targets/);
       assert.equal(await logins(), 1);
     } finally {
       await sshF(cm, ['-O', 'exit', 'gw']);

@@ -163,9 +163,13 @@ test('certificates refused: another CA, expired, revoked, another principal, out
   await t.test('revoked', async () => {
     const u = await gw.user('hank');
     await gw.server.core.ca.revoke(u.serial, { actor: 'test' });
-    const r = await lobby(gw, 'hank', certIdentity(u));
+    const cfg = writeSshConfig(join(gw.dir, 'cfg-revoked'), gw.knownHosts, [{ alias: 'gw', hostName: gw.host, port: gw.port, user: 'hank', extra: [...certIdentity(u), 'IdentitiesOnly yes'] }]);
+    // LogLevel INFO, ssh's default: the harness's ERROR would hide banners.
+    const r = await sshF(cfg, ['-o', 'LogLevel=INFO', 'gw', 'hosts']);
     assert.equal(r.code, 255);
     assert.equal((await lastDenial(gw, 'hank')).reason, 'revoked');
+    // The key's holder reads the cause (a banner after the signature verified), not just "Permission denied".
+    assert.match(r.stderr, new RegExp(`your certificate \\(serial ${u.serial}\\) has been revoked\\. Get a new one with "airlock login"`));
   });
 
   await t.test("another user's name (principal not in the certificate)", async () => {
