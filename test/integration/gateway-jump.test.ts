@@ -178,7 +178,8 @@ describe('through the gateway', { concurrency: true }, () => {
       assert.doesNotMatch(third.stdout, /third/);
       // The lobby says why: over the master if it is still going away (refused-session.ts), or, on a
       // new connection, in the banner of the refused login (revocation-banner.ts).
-      const lobby = await sshF(cm, ['gw']);
+      // (LogLevel INFO: ssh prints a userauth banner only at INFO or above, and this config says ERROR.)
+      const lobby = await sshF(cm, ['-o', 'LogLevel=INFO', 'gw']);
       assert.notEqual(lobby.code, 0);
       assert.match(lobby.stderr, /[Yy]our (Airlock )?certificate (\(serial \d+\) )?has been revoked/);
       assert.doesNotMatch(lobby.stdout, /targets/);
