@@ -25,6 +25,7 @@ import type { Auditor } from '../audit/auditor.ts';
 import type { BrowserLoginServices } from '../identity/browser-login-services.ts';
 import { BROWSER_SESSION_SCOPE, deviceRoutes } from './device-routes.ts';
 import { webRoutes, type WebPasswordLogin } from './web/web-routes.ts';
+import { assetRoutes } from './web/assets.ts';
 import { httpMetrics, opsRoutes, type OpsDeps } from './ops-routes.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
@@ -162,6 +163,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
   if (deps.browserLogin) {
     const b = deps.browserLogin;
     app.route('/', deviceRoutes({ logins: b.logins, tokens: deps.tokens, audit: b.audit, sessionTtlMs: deps.sessionTtlMs }));
+    app.route('/', assetRoutes());
     app.route('/', webRoutes({ logins: b.logins, sessions: b.sessions, password: b.password, oidc: b.oidc, clock: deps.clock, baseUrl: b.baseUrl, log }));
   }
 

@@ -15,6 +15,7 @@ import type { OidcLogin } from '../../identity/oidc-login.ts';
 import type { WebSessions } from '../../identity/web-sessions.ts';
 import type { User } from '../../store/repositories.ts';
 import { clientAddress } from '../request.ts';
+import { PAGE_HEADERS } from './assets.ts';
 import { approvalPage, decidedPage, homePage, messagePage, signInPage, wrongUserPage } from './pages.ts';
 import {
   CSRF_COOKIE, OIDC_STATE_COOKIE, SESSION_COOKIE, checkCsrf, clearCookie, cookieOptions, csrfToken, rotateCsrf, safeNext,
@@ -37,12 +38,6 @@ export interface WebRoutesDeps {
 }
 
 const MAX_FORM_FIELD = 2048;
-// Pages that are about one person's secrets: never cached, never framed, no scripts at all.
-const PAGE_HEADERS = {
-  'Cache-Control': 'no-store',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-};
-
 async function formBody(c: Context): Promise<Record<string, string>> {
   let body: Record<string, unknown>;
   try {
