@@ -181,6 +181,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
     trustedProxies: config.trustedProxies, trustedProxyHeader: config.trustedProxyHeader,
     browserLogin: { ...browserLogin, password: core.login, audit: core.audit },
+    operator: { userAdmin: core.userAdmin, apiTokens: core.apiTokens, liveConnections: core.liveConnections },
   });
   const http = serve({ fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port });
   let addr: AddressInfo;

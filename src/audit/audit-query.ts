@@ -1,7 +1,7 @@
 /**
  * The operators' audit view (issue 12 item 11): a filter by user, type (or type prefix), outcome and
  * time range read from a query string, pages newest first (continued by event id, so that events
- * arriving meanwhile do not shift the pages), and the export as JSON lines (one event per line, the
+ * arriving meanwhile do not shift the pages; times without a zone are UTC), and the export as JSON lines (one event per line, the
  * format log tools ingest).
  */
 import { AirlockError } from '../errors.ts';
@@ -30,7 +30,8 @@ export interface AuditQuery {
 function time(value: string | undefined, what: string): number | undefined {
   const v = (value ?? '').trim();
   if (v === '') return undefined;
-  const t = Date.parse(v);
+  // A date-time without a zone is read as UTC (the pages show UTC), not as the server's local time.
+  const t = Date.parse(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(v) ? `${v}Z` : v);
   if (!Number.isFinite(t)) throw new AirlockError('bad_request', `The ${what} time "${v.slice(0, 40)}" is not a date; use e.g. 2026-12-04 or 2026-12-04T09:30.`);
   return t;
 }

@@ -10,6 +10,7 @@ import type { CertificateAuthority } from '../ca/authority.ts';
 import { principalsFor } from '../ca/issuance-policy.ts';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
+import { isServiceAccount } from '../inventory/api-scopes.ts';
 import { parseCidr } from '../ssh/cidr.ts';
 import type { Store, User } from '../store/repositories.ts';
 import { enrolUser, type Enrolment } from './enrolment.ts';
@@ -29,6 +30,8 @@ export interface UserView {
   admin: boolean;
   disabled: boolean;
   totp: boolean;
+  /** An orchestrator's account (API tokens only; never signs in). */
+  serviceAccount: boolean;
   sourceCidrs: string[];
   extraPrincipals: string[];
   createdAt: number;
@@ -129,7 +132,7 @@ export class UserAdmin {
 /** The operator's view of a user. */
 export function userView(u: User): UserView {
   return {
-    name: u.name, email: u.email, admin: u.isAdmin, disabled: u.disabled, totp: u.totpSecret !== null,
+    name: u.name, email: u.email, admin: u.isAdmin, disabled: u.disabled, totp: u.totpSecret !== null, serviceAccount: isServiceAccount(u),
     sourceCidrs: u.sourceCidrs, extraPrincipals: u.extraPrincipals, createdAt: u.createdAt,
   };
 }

@@ -41,6 +41,8 @@ export const RESEARCHER_NAV: readonly NavLink[] = [
 export const OPERATOR_NAV: readonly NavLink[] = [
   { href: '/admin/users', label: 'Users', for: 'admin' },
   { href: '/admin/projects', label: 'Projects', for: 'pi' },
+  { href: '/admin/targets', label: 'Project targets', for: 'pi' },
+  { href: '/admin/tokens', label: 'API tokens', for: 'admin' },
   { href: '/admin/certificates', label: 'All certificates', for: 'admin' },
   { href: '/admin/audit', label: 'Audit', for: 'admin' },
   { href: '/admin/connections', label: 'Connections', for: 'admin' },
