@@ -4,8 +4,9 @@
  *
  * Every `intervalMs` (the live-check interval, 500 ms by default) it writes a heartbeat for the
  * replica, inserts the connections that opened, deletes those that closed, and updates those whose
- * sessions or channels changed (byte counters are refreshed every BYTES_EVERY ticks, so that tens of
- * thousands of idle connections do not cost a write each per tick). Then it reads the end requests on
+ * sessions or channels changed (byte counters are refreshed every BYTES_EVERY ticks, and only where
+ * they moved, so that tens of thousands of idle connections do not cost a write each per tick). A
+ * replica with no connection writes nothing but the occasional prune. Then it reads the end requests on
  * its own rows — one indexed query — and ends those connections through the live watcher, with the
  * same DISCONNECT-with-reason and audit record as any other ending. A replica that dies stops its
  * heartbeat: its rows stop being listed after `staleAfterMs(intervalMs)` and are deleted by the next
@@ -46,8 +47,8 @@ export class LivePublisher {
   readonly #d: LivePublisherDeps;
   readonly #startedAt: number;
   readonly #ids = new WeakMap<LiveConnection, string>();
-  /** What was last written per connection id (sessions and channels), and the connection. */
-  readonly #published = new Map<string, { conn: LiveConnection; shape: string }>();
+  /** What was last written per connection id (sessions and channels, bytes), and the connection. */
+  readonly #published = new Map<string, { conn: LiveConnection; shape: string; bytes: number }>();
   #timer: NodeJS.Timeout | null = null;
   #ticking: Promise<void> | null = null;
   #ticks = 0;
@@ -90,6 +91,9 @@ export class LivePublisher {
     const repo = this.#d.repository;
     const now = this.#d.clock.now();
     this.#ticks++;
+    const prune = this.#ticks % PRUNE_EVERY === 0;
+    // Nothing open and nothing recorded: no write at all (an idle replica costs the database nothing).
+    if (this.#published.size === 0 && !prune && this.#d.registry.connections().every((c) => c.ended)) return;
     try {
       await repo.heartbeat(this.replicaId, this.#startedAt, now);
       const current = new Map<string, LiveConnection>();
@@ -110,10 +114,11 @@ export class LivePublisher {
       for (const [id, conn] of current) {
         const row = this.#row(id, conn, now);
         const shape = `${row.sessions}|${JSON.stringify(row.channels)}`;
+        const total = row.bytesIn + row.bytesOut;
         const before = this.#published.get(id);
-        if (before === undefined || before.shape !== shape || bytesTick) {
+        if (before === undefined || before.shape !== shape || (bytesTick && before.bytes !== total)) {
           rows.push(row);
-          this.#published.set(id, { conn, shape });
+          this.#published.set(id, { conn, shape, bytes: total });
         }
       }
       if (rows.length > 0) await repo.upsert(rows);
@@ -125,7 +130,7 @@ export class LivePublisher {
           await repo.remove([req.id]);
         }
       }
-      if (this.#ticks % PRUNE_EVERY === 0) await repo.removeReplicas({ before: now - staleAfterMs(this.#d.intervalMs) });
+      if (prune) await repo.removeReplicas({ before: now - staleAfterMs(this.#d.intervalMs) });
     } catch (err) {
       // Forget what was written, so that the next round writes everything again.
       this.#published.clear();

@@ -1,5 +1,5 @@
 /** Audit events on Kysely: append-only rows with JSON details, read oldest first. */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { AirlockError } from '../errors.ts';
 import type { AuditEvent, AuditFilter, AuditRepository } from './repositories.ts';
 import { toInt, toObject, toOneOf } from './row-values.ts';
@@ -44,8 +44,10 @@ export function auditRepository(db: Kysely<Database>): AuditRepository {
       if (f.actor !== undefined) query = query.where('actor', '=', f.actor);
       if (f.type !== undefined) {
         const type = f.type;
-        // A prefix match by range, not LIKE: a type may contain '_' or '%', which LIKE would read as wildcards.
-        query = query.where((eb) => eb.or([eb('type', '=', type), eb.and([eb('type', '>', `${type}.`), eb('type', '<', `${type}/`)])]));
+        // A prefix match by equality of the first characters, not LIKE ('_' and '%' would be wildcards)
+        // and not a range (a locale collation may order punctuation unlike byte order).
+        const prefix = `${type}.`;
+        query = query.where((eb) => eb.or([eb('type', '=', type), eb(sql<string>`substr(type, 1, ${prefix.length})`, '=', prefix)]));
       }
       if (f.outcome !== undefined) query = query.where('outcome', '=', f.outcome);
       if (f.from !== undefined) query = query.where('at', '>=', f.from);
