@@ -26,6 +26,7 @@ import type { BrowserLoginServices } from '../identity/browser-login-services.ts
 import { BROWSER_SESSION_SCOPE, deviceRoutes } from './device-routes.ts';
 import { webRoutes, type WebPasswordLogin } from './web/web-routes.ts';
 import { assetRoutes } from './web/assets.ts';
+import { researcherRoutes } from './web/researcher-routes.ts';
 import { httpMetrics, opsRoutes, type OpsDeps } from './ops-routes.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
@@ -164,6 +165,10 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     const b = deps.browserLogin;
     app.route('/', deviceRoutes({ logins: b.logins, tokens: deps.tokens, audit: b.audit, sessionTtlMs: deps.sessionTtlMs }));
     app.route('/', assetRoutes());
+    app.route('/', researcherRoutes({
+      ca: deps.ca, store: deps.store, inventory: deps.inventory, keyRegistry: deps.keyRegistry, sessions: b.sessions, audit: b.audit, clock: deps.clock,
+      certTtlMs: deps.certTtlMs, certDailyLimit: deps.certDailyLimit, gatewayTrust: deps.gatewayTrust ?? (() => null), baseUrl: b.baseUrl, log,
+    }));
     app.route('/', webRoutes({ logins: b.logins, sessions: b.sessions, password: b.password, oidc: b.oidc, clock: deps.clock, baseUrl: b.baseUrl, log }));
   }
 
