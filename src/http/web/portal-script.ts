@@ -118,14 +118,8 @@ export function portalScript(encode: typeof encodeOpenSshEd25519): void {
       })();
     });
   };
-  const confirmations = () => {
-    for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-confirm]'))) {
-      form.addEventListener('submit', (e) => { if (!window.confirm(form.dataset.confirm ?? 'Are you sure?')) e.preventDefault(); });
-    }
-  };
   copyButtons();
   keygen();
-  void confirmations;
 }
 
 /** The text served as /assets/portal.js. */

@@ -102,7 +102,7 @@ ${flash(p.message)}${flash(p.error, 'error')}
 ${p.keys.length === 0 ? html`<p id="no-keys">You have no registered keys.</p>` : html`<div class="table-wrap"><table id="keys-table"><caption class="note">Your registered keys, oldest first</caption>
 <thead><tr><th scope="col">Fingerprint</th><th scope="col">Type</th><th scope="col">Comment</th><th scope="col">Added</th><th scope="col">Action</th></tr></thead><tbody>
 ${p.keys.map((k) => html`<tr><td class="mono">${k.fingerprint}</td><td>${k.type}${k.bits ? html` (${k.bits} bits)` : ''}</td><td>${k.comment}</td><td>${when(k.createdAt)}</td>
-<td><form method="post" action="/keys/delete" class="inline" data-confirm="Delete the key ${k.fingerprint}?">${csrfField(p.csrf)}<input type="hidden" name="fingerprint" value="${k.fingerprint}"><button type="submit" class="danger" aria-label="Delete key ${k.fingerprint}">Delete</button></form></td></tr>`)}
+<td><form method="post" action="/keys/delete" class="inline">${csrfField(p.csrf)}<input type="hidden" name="fingerprint" value="${k.fingerprint}"><button type="submit" class="danger" aria-label="Delete key ${k.fingerprint}">Delete</button></form></td></tr>`)}
 </tbody></table></div>`}
 <h2 id="add-h">Add a key</h2>
 <form method="post" action="/keys" enctype="multipart/form-data" aria-labelledby="add-h">${csrfField(p.csrf)}
@@ -201,7 +201,7 @@ ${p.qr === null ? '' : html`<section class="card" aria-labelledby="qr-h"><h2 id=
 ${p.webSessions.map((s) => html`<tr><td>${when(s.createdAt)}</td><td>${s.method}</td><td>${when(s.expiresAt)}</td><td>${s.id === p.currentSessionId ? 'yes' : ''}</td></tr>`)}</tbody></table></div>
 <div class="table-wrap"><table id="cli-tokens"><caption class="note">Command line and API tokens</caption><thead><tr><th scope="col">Kind</th><th scope="col">Created</th><th scope="col">Ends</th><th scope="col">Last used</th></tr></thead><tbody>
 ${p.tokens.length === 0 ? html`<tr><td colspan="4">None.</td></tr>` : p.tokens.map((t) => html`<tr><td>${t.kind === 'session' ? 'airlock login' : 'API token'}</td><td>${when(t.createdAt)}</td><td>${when(t.expiresAt)}</td><td>${t.lastUsedAt === null ? 'never' : when(t.lastUsedAt)}</td></tr>`)}</tbody></table></div>
-<form method="post" action="/account/sign-out-everywhere" data-confirm="Sign out every browser and command line, this one too?">${csrfField(p.csrf)}
+<form method="post" action="/account/sign-out-everywhere">${csrfField(p.csrf)}
 <p><button type="submit" class="danger" id="sign-out-everywhere">Sign out everywhere</button></p>
 <p class="note">Ends every browser session and command-line login, this one too. Certificates stay valid until they expire: revoke them on <a href="/certificates">My certificates</a> if a key may be lost.</p></form></section>`;
 }
