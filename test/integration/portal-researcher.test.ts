@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Download, Page } from 'playwright-core';
 import { CHROMIUM_SKIP_REASON } from '../harness/browser.ts';
@@ -166,6 +166,14 @@ test('certificate from a key generated in the browser logs in to a real sshd tha
     '-o', 'StrictHostKeyChecking=yes', '-o', 'PreferredAuthentications=publickey', '-p', String(node.port), 'root@127.0.0.1', 'echo web-key-ok'], { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 30_000 });
   assert.equal(r.code, 0, r.stderr + node.logs());
   assert.match(r.stdout, /web-key-ok/);
+  // A PuTTY user's .ppk, made in the page too: puttygen reads it as the same key.
+  const [ppkDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-airlock-key-ppk')]);
+  const ppk = await saved(ppkDownload, 'airlock-key.ppk');
+  if (existsSync('/usr/bin/puttygen')) {
+    const fromPpk = await run('puttygen', [ppk, '-O', 'public-openssh']);
+    assert.equal(fromPpk.code, 0, fromPpk.stderr);
+    assert.equal(fromPpk.stdout.split(' ').slice(0, 2).join(' '), derived.stdout.split(' ').slice(0, 2).join(' '));
+  }
   await assertAccessible(page, '/certificate (generated)');
   await screenshot(page, 'researcher-certificate-generated');
 });

@@ -82,7 +82,7 @@ ${flash(p.error, 'error')}
 <p>Then, in a terminal (move the files from your downloads folder first):</p>
 ${command('key setup commands', `mv ~/Downloads/airlock-key ~/Downloads/airlock-key-cert.pub ~/Downloads/airlock-key.pub ~/.ssh/\nchmod 600 ~/.ssh/airlock-key\nssh-add -t ${p.ttl.replace(/ /g, '')} ~/.ssh/airlock-key`, 'setup-commands')}
 <p class="note"><code>ssh-add</code> loads the certificate next to the key by itself; <code>-t</code> drops both from the agent when the certificate expires.</p>
-<p class="note">PuTTY on Windows: open <code>airlock-key</code> in PuTTYgen (0.78 or newer) and save it as <code>airlock-key.ppk</code>; in PuTTY choose it under Connection › SSH › Auth › Credentials and <code>airlock-key-cert.pub</code> as “Certificate to use with the private key”. Airlock never sees your private key, so it cannot make the .ppk for you.</p>
+<p class="note">PuTTY on Windows: also download <code>airlock-key.ppk</code> (made in this page, like the key). In PuTTY (0.78 or newer) choose it under Connection › SSH › Auth › Credentials as the private key, and <code>airlock-key-cert.pub</code> as “Certificate to use with the private key”. Airlock never sees the private key.</p>
 </section>
 <section class="card" aria-labelledby="paste-h"><h2 id="paste-h">Sign a public key you already have</h2>
 <form method="post" action="/certificate" id="sign-form" enctype="multipart/form-data">${csrfField(p.csrf)}
