@@ -125,7 +125,7 @@ ${p.certs.map((c) => {
     const st = certStatus(c, p.now);
     return html`<tr data-serial="${c.serial.toString()}"><td class="mono">${c.serial.toString()}</td><td class="mono">${c.fingerprint}</td><td>${when(c.validAfter)} – ${when(c.validBefore)}</td>
 <td class="status-${st}">${st}</td><td>${c.method}</td><td>${c.clientAddress ?? 'unknown'}</td>
-<td>${st === 'valid' ? html`<a href="/certificates/revoke?serial=${c.serial.toString()}" id="revoke-${c.serial.toString()}">Revoke…</a>` : ''}</td></tr>`;
+<td>${st === 'valid' ? html`<a href="/certificates/revoke?serial=${c.serial.toString()}" id="revoke-${c.serial.toString()}" aria-label="Revoke certificate ${c.serial.toString()}">Revoke…</a>` : ''}</td></tr>`;
   })}
 </tbody></table></div>`}`;
 }
