@@ -27,6 +27,7 @@ import { BROWSER_SESSION_SCOPE, deviceRoutes } from './device-routes.ts';
 import { webRoutes, type WebPasswordLogin } from './web/web-routes.ts';
 import { assetRoutes } from './web/assets.ts';
 import { operatorRoutes, type OperatorServices } from './web/operator-routes.ts';
+import { researcherRoutes } from './web/researcher-routes.ts';
 import { httpMetrics, opsRoutes, type OpsDeps } from './ops-routes.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
@@ -167,6 +168,10 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     const b = deps.browserLogin;
     app.route('/', deviceRoutes({ logins: b.logins, tokens: deps.tokens, audit: b.audit, sessionTtlMs: deps.sessionTtlMs }));
     app.route('/', assetRoutes());
+    app.route('/', researcherRoutes({
+      ca: deps.ca, store: deps.store, inventory: deps.inventory, keyRegistry: deps.keyRegistry, sessions: b.sessions, audit: b.audit, clock: deps.clock,
+      certTtlMs: deps.certTtlMs, certDailyLimit: deps.certDailyLimit, gatewayTrust: deps.gatewayTrust ?? (() => null), baseUrl: b.baseUrl, log,
+    }));
     app.route('/', webRoutes({ logins: b.logins, sessions: b.sessions, password: b.password, oidc: b.oidc, clock: deps.clock, baseUrl: b.baseUrl, log }));
     if (deps.operator) {
       app.route('/', operatorRoutes({ ...deps.operator, sessions: b.sessions, inventory: deps.inventory, ca: deps.ca, store: deps.store, clock: deps.clock, baseUrl: b.baseUrl, log }));

@@ -98,6 +98,8 @@ export interface TokenRepository {
   revoke(id: string): Promise<void>;
   revokeAllOfUser(userId: string): Promise<number>;
   pruneExpired(now: number): Promise<void>;
+  /** A user's unexpired tokens, newest first (the account page). */
+  listByUser(userId: string, now: number): Promise<Token[]>;
 }
 
 export interface CertificateRecord {
@@ -312,6 +314,10 @@ export interface WebSessionRepository {
   byHash(secretHash: string): Promise<WebSessionRecord | undefined>;
   remove(id: string): Promise<void>;
   pruneExpired(now: number): Promise<void>;
+  /** A user's unexpired web sessions, newest first (the account page). */
+  listByUser(userId: string, now: number): Promise<WebSessionRecord[]>;
+  /** Ends all of a user's web sessions ("sign out everywhere"); returns how many there were. */
+  removeAllOfUser(userId: string): Promise<number>;
 }
 
 export interface OidcStateRecord {

@@ -100,11 +100,3 @@ export function decidedPage(p: { request: LoginRequestView; decision: 'approved'
 export function messagePage(title: string, message: string): Html {
   return layout(title, html`<h1>${title}</h1><p class="error" role="alert" id="result">${message}</p>`);
 }
-
-/** The signed-in home page: who you are, and sign-out. */
-export function homePage(p: { csrf: string; userName: string | null }): Html {
-  if (p.userName === null) return layout('Airlock', html`<h1>Airlock</h1><p><a href="/login">Sign in</a></p>`);
-  return layout('Airlock', html`<h1>Airlock</h1><p>Signed in as <strong>${p.userName}</strong>.</p>
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="next" value="/">
-<button type="submit" id="sign-out">Sign out</button></form>`);
-}

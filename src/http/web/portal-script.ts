@@ -47,8 +47,41 @@ export function encodeOpenSshEd25519(seed: Uint8Array, publicKey: Uint8Array, co
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 
+/**
+ * Encodes a PuTTY private key file (PPK version 3, unencrypted; PuTTY manual appendix C) for an Ed25519
+ * key, the same bytes src/cli/ppk.ts writes. Runs in the page. The MAC is HMAC-SHA-256 with an empty
+ * key, computed from two SHA-256 digests (RFC 2104: K0 is 64 zero bytes) because WebCrypto refuses a
+ * zero-length HMAC key.
+ */
+export async function encodePpkEd25519(seed: Uint8Array, publicKey: Uint8Array, comment: string, sha256: (data: Uint8Array<ArrayBuffer>) => Promise<Uint8Array>): Promise<string> {
+  const enc = new TextEncoder();
+  const str = (out: number[], b: Uint8Array | number[]) => { out.push((b.length >>> 24) & 255, (b.length >>> 16) & 255, (b.length >>> 8) & 255, b.length & 255); for (const x of b) out.push(x); };
+  const pubBlob: number[] = [];
+  str(pubBlob, enc.encode('ssh-ed25519'));
+  str(pubBlob, publicKey);
+  const privBlob: number[] = [];
+  str(privBlob, seed);
+  const macInput: number[] = [];
+  str(macInput, enc.encode('ssh-ed25519'));
+  str(macInput, enc.encode('none'));
+  str(macInput, enc.encode(comment));
+  str(macInput, pubBlob);
+  str(macInput, privBlob);
+  const pad = (byte: number, rest: Uint8Array | number[]) => { const out = new Uint8Array(64 + rest.length); out.fill(byte, 0, 64); out.set(rest, 64); return out; };
+  const inner = await sha256(pad(0x36, macInput));
+  const mac = await sha256(pad(0x5c, inner));
+  const hex = Array.from(mac, (x) => x.toString(16).padStart(2, '0')).join('');
+  const lines = (b: number[]) => { let bin = ''; for (const x of b) bin += String.fromCharCode(x); const t = btoa(bin); const out: string[] = []; for (let i = 0; i < t.length; i += 64) out.push(t.slice(i, i + 64)); return out; };
+  const pubLines = lines(pubBlob);
+  const privLines = lines(privBlob);
+  return [
+    'PuTTY-User-Key-File-3: ssh-ed25519', 'Encryption: none', `Comment: ${comment}`, `Public-Lines: ${pubLines.length}`, ...pubLines,
+    `Private-Lines: ${privLines.length}`, ...privLines, `Private-MAC: ${hex}`, '',
+  ].join('\n');
+}
+
 /** The script that runs in the page (self-contained: it is served as its own source text). */
-export function portalScript(encode: typeof encodeOpenSshEd25519): void {
+export function portalScript(encode: typeof encodeOpenSshEd25519, encodePpk: typeof encodePpkEd25519): void {
   const copyButtons = () => {
     for (const target of Array.from(document.querySelectorAll<HTMLElement>('[data-copy]'))) {
       const button = document.createElement('button');
@@ -64,11 +97,11 @@ export function portalScript(encode: typeof encodeOpenSshEd25519): void {
   };
   const b64 = (bytes: Uint8Array) => { let s = ''; for (const x of bytes) s += String.fromCharCode(x); return btoa(s); };
   const fromB64url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (ch) => ch.charCodeAt(0));
-  const download = (name: string, text: string) => {
+  const download = (name: string, text: string, label = `Download ${name} again`) => {
     const a = document.createElement('a');
     a.href = URL.createObjectURL(new Blob([text], { type: 'application/octet-stream' }));
     a.download = name;
-    a.textContent = `Download ${name} again`;
+    a.textContent = label;
     a.className = 'button secondary';
     a.id = `download-${name.replace(/[^a-z0-9]/g, '-')}`;
     return a;
@@ -97,6 +130,7 @@ export function portalScript(encode: typeof encodeOpenSshEd25519): void {
           const publicLine = `ssh-ed25519 ${b64(new Uint8Array(blob))} ${comment}`;
           const check = crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
           const privateText = encode(seed, pub, comment, check);
+          const ppkText = await encodePpk(seed, pub, comment, async (d) => new Uint8Array(await crypto.subtle.digest('SHA-256', d)));
           // Only the public key goes to the server, through the same form the no-script path posts.
           const body = new URLSearchParams();
           body.set('csrf', (form.elements.namedItem('csrf') as HTMLInputElement).value);
@@ -109,8 +143,9 @@ export function portalScript(encode: typeof encodeOpenSshEd25519): void {
           const p = document.createElement('p');
           p.id = 'generated-done';
           p.textContent = 'Your key pair and certificate are ready. The private key was made in this page and was never sent anywhere.';
-          out.append(p, download('airlock-key', privateText), download('airlock-key-cert.pub', text), download('airlock-key.pub', `${publicLine}\n`));
-          for (const a of Array.from(out.querySelectorAll('a'))) a.click();
+          out.append(p, download('airlock-key', privateText), download('airlock-key-cert.pub', text), download('airlock-key.pub', `${publicLine}\n`), download('airlock-key.ppk', ppkText, 'Download airlock-key.ppk for PuTTY'));
+          // The three OpenSSH files download at once; the .ppk only when a PuTTY user asks for it.
+          for (const a of Array.from(out.querySelectorAll('a')).slice(0, 3)) a.click();
         } catch (err) {
           out.className = 'error';
           out.textContent = `This browser could not generate an Ed25519 key (${String(err)}). Paste a public key instead.`;
@@ -118,17 +153,11 @@ export function portalScript(encode: typeof encodeOpenSshEd25519): void {
       })();
     });
   };
-  const confirmations = () => {
-    for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-confirm]'))) {
-      form.addEventListener('submit', (e) => { if (!window.confirm(form.dataset.confirm ?? 'Are you sure?')) e.preventDefault(); });
-    }
-  };
   copyButtons();
   keygen();
-  void confirmations;
 }
 
 /** The text served as /assets/portal.js. */
 export function portalScriptSource(): string {
-  return `"use strict";\n(${portalScript.toString()})(${encodeOpenSshEd25519.toString()});\n`;
+  return `"use strict";\n(${portalScript.toString()})(${encodeOpenSshEd25519.toString()}, ${encodePpkEd25519.toString()});\n`;
 }

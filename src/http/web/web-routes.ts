@@ -16,7 +16,7 @@ import type { WebSessions } from '../../identity/web-sessions.ts';
 import type { User } from '../../store/repositories.ts';
 import { clientAddress } from '../request.ts';
 import { PAGE_HEADERS } from './assets.ts';
-import { approvalPage, decidedPage, homePage, messagePage, signInPage, wrongUserPage } from './pages.ts';
+import { approvalPage, decidedPage, messagePage, signInPage, wrongUserPage } from './pages.ts';
 import {
   CSRF_COOKIE, OIDC_STATE_COOKIE, SESSION_COOKIE, checkCsrf, clearCookie, cookieOptions, csrfToken, rotateCsrf, safeNext,
 } from './web-security.ts';
@@ -94,11 +94,6 @@ export function webRoutes(deps: WebRoutesDeps): Hono {
       oidcName: deps.oidc?.displayName ?? null, error,
     }), status);
   };
-
-  app.get('/', async (c) => {
-    const who = await signedIn(c);
-    return page(c, homePage({ csrf: csrfToken(c, base()), userName: who?.user.name ?? null }));
-  });
 
   app.get('/login', async (c) => renderSignIn(c, safeNext(c.req.query('next')), null, null));
 
