@@ -6,38 +6,24 @@
  * researcher's live `ssh -J` session through the gateway from the connections page, then disables
  * them. A researcher is refused every operator page (direct URL) and every action (a forged POST
  * carrying their own valid CSRF token), and nothing changes. axe-core finds no serious or critical
- * violation on any page; screenshots go to docs/screenshots/.
+ * violation on any page, the CSP reports nothing; screenshots go to docs/screenshots/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Page, BrowserContext } from 'playwright-core';
 import { CHROMIUM_SKIP_REASON, launchChromium, type TestBrowser } from '../harness/browser.ts';
 import { startTargetSshd, startTestGateway, writeSshConfig, type TestGateway } from '../harness/gateway.ts';
 import { run, waitFor } from '../harness/processes.ts';
-import { ROOT } from '../harness/airlock.ts';
+import { assertAccessible, screenshot, watchCsp } from '../harness/portal.ts';
 import { currentTotp } from '../../src/identity/totp.ts';
 import { SSHD } from '../harness/sshd.ts';
 
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
-const AXE = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const OPS = { name: 'ops', clientAddress: null };
 const PASSWORD = 'operator pages test password';
-
-/** axe-core in the page: the serious and critical violations, as readable lines. */
-async function axe(page: Page): Promise<string[]> {
-  // Evaluated through the DevTools protocol, which the page's CSP does not govern.
-  await page.evaluate(AXE);
-  const found = await page.evaluate(async () => {
-    const w = window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> } };
-    const r = await w.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
-  });
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.join(', ')}`);
-}
 
 async function signIn(ctx: BrowserContext, base: string, name: string, totpUri: string): Promise<Page> {
   const page = await ctx.newPage();
@@ -50,12 +36,10 @@ async function signIn(ctx: BrowserContext, base: string, name: string, totpUri: 
 }
 
 test('operators run Airlock from the browser; researchers are refused every operator page and action', { skip: CHROMIUM_SKIP_REASON ?? (SSHD ? undefined : 'sshd is not installed'), timeout: 300_000 }, async () => {
-  mkdirSync(SCREENSHOTS, { recursive: true });
   let gw: TestGateway | undefined;
   let browser: TestBrowser | undefined;
   let node: Awaited<ReturnType<typeof startTargetSshd>> | undefined;
   let kill: (() => void) | undefined;
-  const violations: string[] = [];
   try {
     gw = await startTestGateway({ AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', AIRLOCK_GATEWAY_PENALTIES: 'off' });
     const core = gw.server.core;
@@ -76,9 +60,10 @@ test('operators run Airlock from the browser; researchers are refused every oper
     browser = await launchChromium();
     const opsCtx = await browser.context();
     const page = await signIn(opsCtx, base, 'ops', ops.totpUri);
+    const csp = watchCsp(page);
     const check = async (name: string) => {
-      for (const v of await axe(page)) violations.push(`${name}: ${v}`);
-      await page.screenshot({ path: join(SCREENSHOTS, `operator-${name}.png`), fullPage: true });
+      await assertAccessible(page, name);
+      await screenshot(page, `operator-${name}`);
     };
 
     // ---- item 8: users ----
@@ -247,8 +232,8 @@ test('operators run Airlock from the browser; researchers are refused every oper
       assert.match(await rp.locator('main h1').textContent() ?? '', /Not allowed/);
     }
     await rp.goto(`${base}/admin/users`);
-    for (const v of await axe(rp)) violations.push(`forbidden: ${v}`);
-    await rp.screenshot({ path: join(SCREENSHOTS, 'operator-forbidden.png'), fullPage: true });
+    await assertAccessible(rp, 'forbidden');
+    await screenshot(rp, 'operator-forbidden');
     const csrf = (await ritaCtx.cookies()).find((ck) => ck.name.endsWith('airlock_csrf'))!.value;
     const opsId = (await core.store.users.byName('ops'))!;
     const posts: [string, Record<string, string>][] = [
@@ -282,7 +267,7 @@ test('operators run Airlock from the browser; researchers are refused every oper
     assert.ok(await core.inventory.targetByName('job-hal'));
     assert.equal((await core.store.audit.list({ since: 0 })).length, auditBefore);
 
-    assert.deepEqual(violations, [], 'axe-core: no serious or critical violations');
+    assert.deepEqual(csp(), [], 'no CSP violation on any operator page');
   } finally {
     kill?.();
     await browser?.close();
