@@ -205,6 +205,36 @@ Examples:
       });
     });
 
+  const conns = admin.command('connections').description('Live gateway connections on every replica');
+  conns
+    .command('list')
+    .description('List live gateway connections (who, from where, since when, channels, bytes), newest first')
+    .option('--user <name>', 'only this user\'s')
+    .option('--json', 'print JSON')
+    .action(async (opts: { user?: string; json?: boolean }, cmd: Command) => {
+      await withCore(cmd, async (core) => {
+        const list = await core.liveConnections.list(opts.user ? { user: opts.user } : {});
+        const view = list.map((c) => ({
+          id: c.id, user: c.userName, from: c.clientAddress, since: new Date(c.openedAt).toISOString(), method: c.method, serial: c.serial,
+          sessions: c.sessions, channels: c.channels.map((ch) => ({ target: ch.target, host: ch.host, port: ch.port, since: new Date(ch.openedAt).toISOString() })),
+          bytes_in: c.bytesIn, bytes_out: c.bytesOut, replica: c.replicaId, ending: c.endRequestedAt !== null,
+        }));
+        if (opts.json) outJson(view);
+        else out(view.length === 0 ? 'No live connections.' : table(['ID', 'USER', 'FROM', 'SINCE', 'CHANNELS', 'BYTES IN/OUT'], view.map((c) => [c.id, c.user, c.from, c.since, c.channels.map((ch) => ch.target).join(',') || '-', `${c.bytes_in}/${c.bytes_out}`])));
+      });
+    });
+  conns
+    .command('end')
+    .description('End a live gateway connection (the replica holding it disconnects it within a second)')
+    .argument('<id>', 'the connection id from airlock admin connections list')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { ADMIN_CLI } = await import('../identity/user-admin.ts');
+      await withCore(cmd, async (core) => {
+        const c = await core.liveConnections.end(id, ADMIN_CLI);
+        say(`Asked the gateway to end ${c.userName}'s connection from ${c.clientAddress}; it ends within a second.`);
+      });
+    });
+
   admin
     .command('krl')
     .description('Write the current revocation list (OpenSSH KRL) for sshd RevokedKeys')

@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { POSTGRES_SKIP_REASON, withTestDatabase } from '../harness/postgres.ts';
 import { waitFor } from '../harness/processes.ts';
 import { startTargetSshd, startTestGateway, writeSshConfig, type TestGateway } from '../harness/gateway.ts';
+import { airlock } from '../harness/airlock.ts';
 
 /** Generous for a busy 2-core machine (the replica polls every 500 ms). */
 const WITHIN_MS = 1_500;
@@ -60,6 +61,12 @@ test('an operator on replica A lists and ends a connection held by replica B wit
     assert.equal(seen.serial, hal.serial.toString());
     assert.ok(seen.bytesIn > 0 && seen.bytesOut > 0, 'bytes are counted');
     assert.notEqual(seen.replicaId, undefined);
+
+    // `airlock admin connections list` reads the same rows (one service for CLI and pages).
+    const cli = await airlock(['admin', 'connections', 'list', '--json', '--data-dir', a.dataDir], { env: { AIRLOCK_DATABASE_URL: db.url } });
+    assert.equal(cli.code, 0, cli.stderr);
+    const listed = JSON.parse(cli.stdout) as { id: string; user: string; channels: { target: string }[] }[];
+    assert.deepEqual(listed.map((c) => [c.id, c.user, c.channels.map((ch) => ch.target).join()]), [[seen.id, 'hal', 'job-hal']]);
 
     await a.server.core.liveConnections.end(seen.id, { name: 'ops', clientAddress: '127.0.0.9' });
     const askedAt = performance.now();
