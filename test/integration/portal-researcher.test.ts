@@ -69,7 +69,7 @@ test('sign-in page: external stylesheet, CSP without unsafe-inline, accessible; 
   await assertAccessible(page, '/login');
   await screenshot(page, 'signin');
   await portal.signIn(page, alice, { next: '/keys' });
-  assert.equal(await page.locator('#signed-in-as').textContent(), 'alice');
+  assert.equal(await page.locator('#signed-in-as strong').textContent(), 'alice');
 });
 
 test('home: who I am, projects, quota, what next; no operator links for a researcher', { skip }, async () => {
