@@ -256,6 +256,17 @@ test('account: TOTP re-enrolment with a recovery code shows the QR once; sign ou
   await portal.signIn(page, alice);
 });
 
+test('the approval page of an SSH login shares the layout and passes axe-core', { skip }, async () => {
+  const login = await portal.gw.server.browserLogin.logins.start({ kind: 'ssh', userName: 'alice', clientAddress: '192.0.2.7', connectionRef: 'portal-test' });
+  await page.goto(login.url);
+  assert.equal(await page.locator('#user-code').textContent(), login.userCode);
+  await assertAccessible(page, 'approval');
+  await screenshot(page, 'approval');
+  await page.click('#approve');
+  await page.locator('#result').waitFor();
+  await assertAccessible(page, 'approved');
+});
+
 test('every POST needs the CSRF token: a forged form is refused and changes nothing', { skip }, async () => {
   const forged = await ctx.request.post(`${portal.url}/certificates/revoke-all`, { form: { csrf: 'x'.repeat(43) }, maxRedirects: 0 });
   assert.equal(forged.status(), 403);
