@@ -69,7 +69,7 @@ test('sign-in page: external stylesheet, CSP without unsafe-inline, accessible; 
   await assertAccessible(page, '/login');
   await screenshot(page, 'signin');
   await portal.signIn(page, alice, { next: '/keys' });
-  assert.equal(await page.locator('#signed-in-as').textContent(), 'alice');
+  assert.equal(await page.locator('#signed-in-as strong').textContent(), 'alice');
 });
 
 test('home: who I am, projects, quota, what next; no operator links for a researcher', { skip }, async () => {
@@ -254,6 +254,17 @@ test('account: TOTP re-enrolment with a recovery code shows the QR once; sign ou
   assert.equal(audit.at(-1)?.details.tokens, 1);
   // The new authenticator signs in.
   await portal.signIn(page, alice);
+});
+
+test('the approval page of an SSH login shares the layout and passes axe-core', { skip }, async () => {
+  const login = await portal.gw.server.browserLogin.logins.start({ kind: 'ssh', userName: 'alice', clientAddress: '192.0.2.7', connectionRef: 'portal-test' });
+  await page.goto(login.url);
+  assert.equal(await page.locator('#user-code').textContent(), login.userCode);
+  await assertAccessible(page, 'approval');
+  await screenshot(page, 'approval');
+  await page.click('#approve');
+  await page.locator('#result').waitFor();
+  await assertAccessible(page, 'approved');
 });
 
 test('every POST needs the CSRF token: a forged form is refused and changes nothing', { skip }, async () => {

@@ -84,7 +84,7 @@ export function portalLayout(p: PortalPage): Html {
 <html lang="en"><head>${head(p.title)}</head>
 <body><a class="skip" href="#main">Skip to content</a>
 <header class="site-header"><a class="brand" href="/">Airlock</a>
-<div class="who">Signed in as <strong id="signed-in-as">${p.viewer.name}</strong>${role ? html` (${role})` : ''}
+<div class="who" id="signed-in-as">Signed in as <strong>${p.viewer.name}</strong>${role ? html` (${role})` : ''}
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="next" value="/"><button type="submit" id="sign-out">Sign out</button></form></div>
 </header>
 <div class="layout with-nav">
