@@ -22,6 +22,8 @@ import { createBrowserLoginServices, type BrowserLoginServices } from './identit
 import { Inventory } from './inventory/inventory.ts';
 import { KeyRegistry } from './inventory/key-registry.ts';
 import { ApiTokens } from './inventory/api-tokens.ts';
+import { UserAdmin } from './identity/user-admin.ts';
+import { LiveConnections } from './ops/live-connections.ts';
 import { createLogger, stderrSink } from './log.ts';
 import { startGateway, type Gateway } from './gateway/gateway.ts';
 import { formatEndpoint, loadOrCreateHostKey } from './gateway/host-key.ts';
@@ -47,6 +49,10 @@ export interface Core {
   inventory: Inventory;
   keyRegistry: KeyRegistry;
   apiTokens: ApiTokens;
+  /** The operator's actions on users (CLI and web pages share it). */
+  userAdmin: UserAdmin;
+  /** Live gateway connections on every replica, for operators. */
+  liveConnections: LiveConnections;
   close(): Promise<void>;
 }
 
@@ -76,7 +82,9 @@ export async function openCore(config: Config, opts: { clock?: Clock; log?: ((li
   const inventory = new Inventory({ store, clock, audit });
   const keyRegistry = new KeyRegistry({ store, clock, audit });
   const apiTokens = new ApiTokens({ store, tokens, audit, clock });
-  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, close: () => store.close() };
+  const userAdmin = new UserAdmin({ store, ca, audit, clock, issuer: config.issuer });
+  const liveConnections = new LiveConnections({ repository: store.liveConnections, clock, audit, intervalMs: config.gateway.liveCheckMs });
+  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, userAdmin, liveConnections, close: () => store.close() };
 }
 
 export interface RunningServer {
@@ -173,6 +181,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
     trustedProxies: config.trustedProxies, trustedProxyHeader: config.trustedProxyHeader,
     browserLogin: { ...browserLogin, password: core.login, audit: core.audit },
+    operator: { userAdmin: core.userAdmin, apiTokens: core.apiTokens, liveConnections: core.liveConnections },
   });
   const http = serve({ fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port });
   let addr: AddressInfo;

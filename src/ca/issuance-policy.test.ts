@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
-import { planUserCertificate, checkDailyQuota, principalsFor, sourceAddressFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
+import { planUserCertificate, checkDailyQuota, quotaStatus, principalsFor, sourceAddressFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
 import { publicKeyFromKeyObject, parsePublicKeyBlob } from '../ssh/keys.ts';
 import { SshWriter } from '../ssh/wire.ts';
 import { isAirlockError } from '../errors.ts';
@@ -64,6 +64,16 @@ test('quota: the sixth in 24 hours is refused with the exact time of the next', 
   });
   checkDailyQuota(issued.slice(1), NOW, 5);
   checkDailyQuota([NOW - DAY_MS, ...issued.slice(1)], NOW, 5); // exactly 24 h ago no longer counts
+});
+
+test('quota status for the home page agrees with the refusal: left, and when the next slot opens', () => {
+  const issued = [NOW - 20 * 3_600_000, NOW - 10 * 3_600_000, NOW - 3_600_000, NOW - 60_000, NOW - 1000];
+  assert.deepEqual(quotaStatus(issued, NOW, 5), { limit: 5, used: 5, left: 0, nextSlotAt: NOW + 4 * 3_600_000 });
+  assert.deepEqual(quotaStatus(issued.slice(3), NOW, 5), { limit: 5, used: 2, left: 3, nextSlotAt: NOW - 60_000 + DAY_MS });
+  assert.deepEqual(quotaStatus([NOW - DAY_MS], NOW, 5), { limit: 5, used: 0, left: 5, nextSlotAt: null });
+  // Whenever the status says none is left, issuance refuses, and at nextSlotAt it allows one again.
+  assert.throws(() => checkDailyQuota(issued, NOW, 5));
+  checkDailyQuota(issued, quotaStatus(issued, NOW, 5).nextSlotAt!, 5);
 });
 
 test('quota property: refused exactly when `limit` issues fall in the last 24 h, and the next slot then opens', () => {

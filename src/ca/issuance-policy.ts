@@ -64,6 +64,20 @@ export function checkDailyQuota(issuedAt: number[], now: number, limit: number):
   );
 }
 
+/**
+ * Today's quota as a person reads it ("3 of 5 left; the next after 14:05"): how many certificates may
+ * still be issued in the rolling 24 hours, and when the oldest one in the window stops counting.
+ * The same window as checkDailyQuota, so the page never promises what issuance refuses.
+ */
+export function quotaStatus(issuedAt: number[], now: number, limit: number): { limit: number; used: number; left: number; nextSlotAt: number | null } {
+  const inWindow = issuedAt.filter((t) => t > now - DAY_MS).sort((a, b) => a - b);
+  const used = Math.min(inWindow.length, limit);
+  const left = Math.max(0, limit - inWindow.length);
+  // With none left, the next is possible when enough old ones leave the window; else the oldest frees a slot.
+  const oldest = left === 0 ? inWindow[inWindow.length - limit] : inWindow[0];
+  return { limit, used, left, nextSlotAt: oldest === undefined ? null : oldest + DAY_MS };
+}
+
 /** Source-address critical option value for a user's CIDR restriction, or undefined when unrestricted. */
 export function sourceAddressFor(cidrs: string[]): string | undefined {
   if (cidrs.length === 0) return undefined;

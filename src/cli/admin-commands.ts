@@ -12,8 +12,6 @@ import { parseDuration } from '../duration.ts';
 import type { Core } from '../server.ts';
 import { writeFileAtomic } from '../files.ts';
 import { parsePublicKey, formatPublicKey } from '../ssh/keys.ts';
-import { parseCidr } from '../ssh/cidr.ts';
-import { principalsFor } from '../ca/issuance-policy.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { certificateJson } from '../ca/ledger-view.ts';
 import { readFirstLineOfStdin, prompt } from './prompt.ts';
@@ -73,18 +71,13 @@ Examples:
   airlock admin user add alice --email alice@example.org --password-stdin < pw.txt
   echo "$PASSWORD" | airlock admin user add ops --admin --password-stdin --json`)
     .action(async (name: string, opts: { email?: string; admin?: boolean; passwordStdin?: boolean; principal: string[]; sourceCidr: string[]; json?: boolean }, cmd: Command) => {
-      const { enrolUser, checkUserName } = await import('../identity/local-login.ts');
+      const { checkUserName } = await import('../identity/local-login.ts');
+      const { ADMIN_CLI } = await import('../identity/user-admin.ts');
       const { totpQrTerminal } = await import('../identity/totp.ts');
       checkUserName(name);
       const password = opts.passwordStdin ? await readFirstLineOfStdin('password') : await prompt(`Initial password for ${name}: `, { hidden: true, flag: '--password-stdin' });
       await withCore(cmd, async (core) => {
-        for (const c of opts.sourceCidr) parseCidr(c); // refuse a malformed CIDR before creating anything
-        principalsFor({ name, extraPrincipals: opts.principal });
-        const enrolment = await enrolUser(core.store, { name, email: opts.email ?? null, isAdmin: Boolean(opts.admin), password }, core.clock, { issuer: core.config.issuer });
-        if (opts.principal.length > 0 || opts.sourceCidr.length > 0) {
-          await core.store.users.update(enrolment.user.id, { extraPrincipals: opts.principal, sourceCidrs: opts.sourceCidr });
-        }
-        await core.audit.record({ type: 'admin.user_add', outcome: 'success', actor: 'admin-cli', clientAddress: null, details: { name, admin: Boolean(opts.admin) } });
+        const enrolment = await core.userAdmin.add({ name, email: opts.email ?? null, admin: Boolean(opts.admin), password, extraPrincipals: opts.principal, sourceCidrs: opts.sourceCidr }, ADMIN_CLI);
         if (opts.json) {
           outJson({ name, totp_uri: enrolment.totpUri, recovery_codes: enrolment.recoveryCodes });
           return;
@@ -112,11 +105,8 @@ Examples:
     .argument('<name>')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
       await withCore(cmd, async (core) => {
-        const u = await userByName(core, name);
-        await core.store.users.setDisabled(name, true);
-        await core.store.tokens.revokeAllOfUser(u.id);
-        const serials = await core.ca.revokeAllOfUser(u, { actor: 'admin-cli', reason: 'user disabled' });
-        await core.audit.record({ type: 'admin.user_disable', outcome: 'success', actor: 'admin-cli', clientAddress: null, details: { name } });
+        const { ADMIN_CLI } = await import('../identity/user-admin.ts');
+        const serials = await core.userAdmin.disable(name, ADMIN_CLI);
         say(`Disabled ${name}; revoked ${serials.length} certificate(s).`);
       });
     });
@@ -126,10 +116,40 @@ Examples:
     .argument('<name>')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
       await withCore(cmd, async (core) => {
-        await userByName(core, name);
-        await core.store.users.setDisabled(name, false);
-        await core.audit.record({ type: 'admin.user_enable', outcome: 'success', actor: 'admin-cli', clientAddress: null, details: { name } });
+        const { ADMIN_CLI } = await import('../identity/user-admin.ts');
+        await core.userAdmin.enable(name, ADMIN_CLI);
         say(`Enabled ${name}.`);
+      });
+    });
+
+  user
+    .command('reset-totp')
+    .description('Give a user a new TOTP secret and recovery codes (a lost phone); prints them once')
+    .argument('<name>')
+    .option('--json', 'print {"name","totp_uri","recovery_codes"} as JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const { ADMIN_CLI } = await import('../identity/user-admin.ts');
+      const { totpQrTerminal } = await import('../identity/totp.ts');
+      await withCore(cmd, async (core) => {
+        const reset = await core.userAdmin.resetTotp(name, ADMIN_CLI);
+        if (opts.json) {
+          outJson({ name, totp_uri: reset.totpUri, recovery_codes: reset.recoveryCodes });
+          return;
+        }
+        say(`Reset the one-time codes of ${name}; the old authenticator entry and recovery codes no longer work. Give them these, privately.`);
+        out(`${await totpQrTerminal(reset.totpUri)}\n${reset.totpUri}\n\nRecovery codes:\n${reset.recoveryCodes.map((c) => `  ${c}`).join('\n')}`);
+      });
+    });
+  user
+    .command('admin')
+    .description('Grant the admin (operator) role, or remove it with --remove')
+    .argument('<name>')
+    .option('--remove', 'remove the role instead of granting it')
+    .action(async (name: string, opts: { remove?: boolean }, cmd: Command) => {
+      const { ADMIN_CLI } = await import('../identity/user-admin.ts');
+      await withCore(cmd, async (core) => {
+        await core.userAdmin.setAdmin(name, !opts.remove, ADMIN_CLI);
+        say(opts.remove ? `${name} is no longer an operator.` : `${name} is now an operator.`);
       });
     });
 
@@ -182,6 +202,36 @@ Examples:
         }
         await core.ca.revoke(s, { actor: 'admin-cli', reason: 'revoked by operator' });
         say(`Revoked certificate ${serial}.`);
+      });
+    });
+
+  const conns = admin.command('connections').description('Live gateway connections on every replica');
+  conns
+    .command('list')
+    .description('List live gateway connections (who, from where, since when, channels, bytes), newest first')
+    .option('--user <name>', 'only this user\'s')
+    .option('--json', 'print JSON')
+    .action(async (opts: { user?: string; json?: boolean }, cmd: Command) => {
+      await withCore(cmd, async (core) => {
+        const list = await core.liveConnections.list(opts.user ? { user: opts.user } : {});
+        const view = list.map((c) => ({
+          id: c.id, user: c.userName, from: c.clientAddress, since: new Date(c.openedAt).toISOString(), method: c.method, serial: c.serial,
+          sessions: c.sessions, channels: c.channels.map((ch) => ({ target: ch.target, host: ch.host, port: ch.port, since: new Date(ch.openedAt).toISOString() })),
+          bytes_in: c.bytesIn, bytes_out: c.bytesOut, replica: c.replicaId, ending: c.endRequestedAt !== null,
+        }));
+        if (opts.json) outJson(view);
+        else out(view.length === 0 ? 'No live connections.' : table(['ID', 'USER', 'FROM', 'SINCE', 'CHANNELS', 'BYTES IN/OUT'], view.map((c) => [c.id, c.user, c.from, c.since, c.channels.map((ch) => ch.target).join(',') || '-', `${c.bytes_in}/${c.bytes_out}`])));
+      });
+    });
+  conns
+    .command('end')
+    .description('End a live gateway connection (the replica holding it disconnects it within a second)')
+    .argument('<id>', 'the connection id from airlock admin connections list')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { ADMIN_CLI } = await import('../identity/user-admin.ts');
+      await withCore(cmd, async (core) => {
+        const c = await core.liveConnections.end(id, ADMIN_CLI);
+        say(`Asked the gateway to end ${c.userName}'s connection from ${c.clientAddress}; it ends within a second.`);
       });
     });
 

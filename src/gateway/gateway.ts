@@ -26,6 +26,7 @@ import { GATEWAY_ALGORITHMS, GATEWAY_IDENT } from './algorithms.ts';
 import { auditAuth, GatewayAuthenticator, limitSessionAge, type GatewayIdentity } from './auth.ts';
 import { firstFactorVerdict } from './auth-chains.ts';
 import { LiveWatcher } from './live-watcher.ts';
+import { LivePublisher } from './live-publisher.ts';
 import type { LiveConnection } from './live-registry.ts';
 import { DISCONNECT, disconnectWithMessage } from './ssh2-disconnect.ts';
 import { dial, type DialResult, type Resolver } from './dialer.ts';
@@ -185,6 +186,8 @@ class GatewayServer implements Gateway {
   /** Ends live connections and channels whose access was taken away (live-watcher.ts). */
   readonly #watcher: LiveWatcher;
   readonly #live = new WeakMap<Conn, LiveConnection>();
+  /** Records live connections in the database for the operators' page, and ends those they ask to. */
+  readonly #publisher: LivePublisher;
   #address: { host: string; port: number } | null = null;
   #localAddresses: { at: number; list: string[] } | null = null;
   #stats = { logins: 0, rekeys: 0, channels: 0, hooksAvailable: null as boolean | null };
@@ -212,6 +215,12 @@ class GatewayServer implements Gateway {
       targetsForUser: (userId, now) => (deps.inventory === undefined ? Promise.resolve([]) : deps.inventory.targetsForUser(userId, now)),
       forwardContext: () => ({ ownListeners: this.#ownListeners(), localAddresses: this.#localAddressList(), allowLoopback: this.#cfg.allowLoopbackTargets }),
       audit: (e) => this.#audit(e),
+      log: (level, msg, fields) => this.#log(level, msg, fields),
+    });
+    this.#publisher = new LivePublisher({
+      repository: deps.store.liveConnections, registry: this.#watcher.registry, clock: deps.clock, intervalMs: deps.config.liveCheckMs,
+      bytes: (c) => c.bytes?.() ?? { in: 0, out: 0 },
+      end: (c, by) => this.#watcher.endByOperator(c, by),
       log: (level, msg, fields) => this.#log(level, msg, fields),
     });
     this.#trustedProxies = (deps.trustedProxies ?? []).map((c) => parseCidr(c));
@@ -250,6 +259,7 @@ class GatewayServer implements Gateway {
         const a = this.#net.address() as AddressInfo;
         this.#address = { host: this.#d.listen.host, port: a.port };
         this.#watcher.start();
+        this.#publisher.start();
         if (this.#cfg.allowLoopbackTargets) {
           this.#log('warn', 'AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS is on: targets may be loopback addresses. For tests and single-host demos only, never in production.', {});
         }
@@ -293,6 +303,7 @@ class GatewayServer implements Gateway {
 
   async close(): Promise<void> {
     this.#watcher.stop();
+    await this.#publisher.stop();
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     clearInterval(this.#refusalTimer);
     this.#refusals.flush(this.#d.clock.now(), true);
@@ -671,6 +682,7 @@ class GatewayServer implements Gateway {
       this.#live.set(conn, this.#watcher.registry.add({
         socket, identity: conn.identity, clientAddress: conn.address, openedAt: this.#d.clock.now(),
         sessions: () => conn.sessions, end: (message) => disconnectWithMessage(conn.client, socket, message),
+        bytes: () => ({ in: socket.bytesRead, out: socket.bytesWritten }),
       }));
     }
     conn.rekeyTimer = setTimeout(() => this.#rekey(conn), this.#cfg.rekeyIntervalMs);

@@ -32,6 +32,8 @@ export interface LiveConnectionInit {
   sessions: () => number;
   /** Ends the connection, telling the client `message` (SSH_MSG_DISCONNECT). */
   end: (message: string) => void;
+  /** Bytes received from and sent to the client so far (the operators' connections page). */
+  bytes?: () => { in: number; out: number };
 }
 
 export interface LiveChannelInit {

@@ -177,6 +177,12 @@ export class LiveWatcher {
     for (const g of gone) this.#closeChannel(conn, g.ch, g.reason, g.message);
   }
 
+  /** Ends a connection because an operator asked to (the connections page, on any replica). */
+  endByOperator(conn: LiveConnection, by: string): void {
+    if (conn.ended) return;
+    this.#endConnection(conn, 'ended_by_operator', 'An operator ended this connection. Ask your operators if you need access again.', by);
+  }
+
   #closeChannel(conn: LiveConnection, ch: LiveChannel, reason: string, message: string): void {
     ch.closed = true;
     conn.channels.delete(ch);
@@ -191,13 +197,13 @@ export class LiveWatcher {
     });
   }
 
-  #endConnection(conn: LiveConnection, reason: string, message: string): void {
+  #endConnection(conn: LiveConnection, reason: string, message: string, by?: string): void {
     const id = conn.identity;
     const channels = [...conn.channels];
     this.#d.audit({
       type: 'gateway.ended', outcome: 'denied', actor: id.user.name, clientAddress: conn.clientAddress,
       details: {
-        scope: 'connection', reason, message, method: id.method, ...(id.serial !== null ? { serial: id.serial.toString() } : {}),
+        scope: 'connection', reason, message, ...(by !== undefined ? { by } : {}), method: id.method, ...(id.serial !== null ? { serial: id.serial.toString() } : {}),
         channels: channels.map((c) => c.target.name), duration_ms: this.#d.clock.now() - conn.openedAt,
       },
     });

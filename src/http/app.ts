@@ -25,6 +25,9 @@ import type { Auditor } from '../audit/auditor.ts';
 import type { BrowserLoginServices } from '../identity/browser-login-services.ts';
 import { BROWSER_SESSION_SCOPE, deviceRoutes } from './device-routes.ts';
 import { webRoutes, type WebPasswordLogin } from './web/web-routes.ts';
+import { assetRoutes } from './web/assets.ts';
+import { operatorRoutes, type OperatorServices } from './web/operator-routes.ts';
+import { researcherRoutes } from './web/researcher-routes.ts';
 import { httpMetrics, opsRoutes, type OpsDeps } from './ops-routes.ts';
 
 /** What the password + TOTP sign-in needs to expose to HTTP. */
@@ -48,6 +51,8 @@ export interface HttpDeps {
   /** The browser login (web pages, OIDC, device flow); absent = API only. */
   browserLogin?: BrowserLoginServices & { password: WebPasswordLogin; audit: Auditor };
   log?: (msg: string, err: unknown) => void;
+  /** The operator pages' services (users, API tokens, live connections); absent = no /admin pages. */
+  operator?: OperatorServices;
   /** `/healthz`, `/readyz` and `/metrics` (ops-routes.ts). */
   ops?: OpsDeps;
   /** CIDRs of the reverse proxies whose forwarded header is believed (AIRLOCK_TRUSTED_PROXIES); none by default. */
@@ -162,7 +167,15 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
   if (deps.browserLogin) {
     const b = deps.browserLogin;
     app.route('/', deviceRoutes({ logins: b.logins, tokens: deps.tokens, audit: b.audit, sessionTtlMs: deps.sessionTtlMs }));
+    app.route('/', assetRoutes());
+    app.route('/', researcherRoutes({
+      ca: deps.ca, store: deps.store, inventory: deps.inventory, keyRegistry: deps.keyRegistry, sessions: b.sessions, audit: b.audit, clock: deps.clock,
+      certTtlMs: deps.certTtlMs, certDailyLimit: deps.certDailyLimit, gatewayTrust: deps.gatewayTrust ?? (() => null), baseUrl: b.baseUrl, log,
+    }));
     app.route('/', webRoutes({ logins: b.logins, sessions: b.sessions, password: b.password, oidc: b.oidc, clock: deps.clock, baseUrl: b.baseUrl, log }));
+    if (deps.operator) {
+      app.route('/', operatorRoutes({ ...deps.operator, sessions: b.sessions, inventory: deps.inventory, ca: deps.ca, store: deps.store, clock: deps.clock, baseUrl: b.baseUrl, log }));
+    }
   }
 
   return app;

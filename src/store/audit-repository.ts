@@ -1,7 +1,7 @@
 /** Audit events on Kysely: append-only rows with JSON details, read oldest first. */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { AirlockError } from '../errors.ts';
-import type { AuditEvent, AuditRepository } from './repositories.ts';
+import type { AuditEvent, AuditFilter, AuditRepository } from './repositories.ts';
 import { toInt, toObject, toOneOf } from './row-values.ts';
 import type { AuditEventsTable, Database } from './schema.ts';
 
@@ -35,6 +35,25 @@ export function auditRepository(db: Kysely<Database>): AuditRepository {
         query = query.limit(options.limit);
       }
       const rows = await query.execute();
+      return rows.map(toEvent);
+    },
+
+    async search(f: AuditFilter): Promise<AuditEvent[]> {
+      if (!Number.isSafeInteger(f.limit) || f.limit < 1) throw new AirlockError('bad_request', 'the limit must be a positive integer');
+      let query = db.selectFrom('audit_events').selectAll();
+      if (f.actor !== undefined) query = query.where('actor', '=', f.actor);
+      if (f.type !== undefined) {
+        const type = f.type;
+        // A prefix match by equality of the first characters, not LIKE ('_' and '%' would be wildcards)
+        // and not a range (a locale collation may order punctuation unlike byte order).
+        const prefix = `${type}.`;
+        query = query.where((eb) => eb.or([eb('type', '=', type), eb(sql<string>`substr(type, 1, ${prefix.length})`, '=', prefix)]));
+      }
+      if (f.outcome !== undefined) query = query.where('outcome', '=', f.outcome);
+      if (f.from !== undefined) query = query.where('at', '>=', f.from);
+      if (f.to !== undefined) query = query.where('at', '<', f.to);
+      if (f.beforeId !== undefined) query = query.where('id', '<', f.beforeId);
+      const rows = await query.orderBy('id', 'desc').limit(f.limit).execute();
       return rows.map(toEvent);
     },
   };

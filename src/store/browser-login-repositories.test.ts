@@ -162,6 +162,26 @@ for (const target of targets) {
       assert.equal(await fx.store.webSessions.byHash(carols.secretHash).then((r) => r?.userId), carol.id);
     });
 
+    test('web sessions and tokens of one user: listed newest first without expired ones, and all ended at once', async () => {
+      const dan = await fx.store.users.create({ name: 'dan', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, NOW);
+      const erin = await fx.store.users.create({ name: 'erin', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, NOW);
+      const ws = (userId: string, createdAt: number, expiresAt: number) => ({ id: randomUUID(), secretHash: randomUUID(), userId, method: 'password+totp', createdAt, expiresAt });
+      const older = ws(dan.id, NOW - 2000, NOW + MINUTE);
+      const newer = ws(dan.id, NOW - 1000, NOW + MINUTE);
+      const gone = ws(dan.id, NOW - 3000, NOW);
+      const erins = ws(erin.id, NOW, NOW + MINUTE);
+      for (const s of [older, newer, gone, erins]) await fx.store.webSessions.create(s);
+      assert.deepEqual((await fx.other.webSessions.listByUser(dan.id, NOW)).map((s) => s.id), [newer.id, older.id]);
+      const tok = (userId: string, createdAt: number) => ({ id: randomUUID(), tokenHash: randomUUID(), userId, kind: 'session' as const, scopes: [], createdAt, expiresAt: NOW + MINUTE });
+      const t1 = tok(dan.id, NOW - 5);
+      const t2 = tok(dan.id, NOW - 1);
+      for (const t of [t1, t2, tok(erin.id, NOW)]) await fx.store.tokens.create(t);
+      assert.deepEqual((await fx.store.tokens.listByUser(dan.id, NOW)).map((t) => t.id), [t2.id, t1.id]);
+      assert.equal(await fx.store.webSessions.removeAllOfUser(dan.id), 3);
+      assert.deepEqual(await fx.store.webSessions.listByUser(dan.id, NOW), []);
+      assert.equal((await fx.store.webSessions.listByUser(erin.id, NOW)).length, 1, 'another user keeps theirs');
+    });
+
     test('an OIDC state is taken once, across replicas, and never when expired', async () => {
       const st = { stateHash: randomUUID(), nonce: 'n', codeVerifier: 'v', returnTo: '/', createdAt: NOW, expiresAt: NOW + MINUTE };
       await fx.store.oidcStates.create(st);

@@ -147,6 +147,16 @@ export function webSessionsRepository(db: Kysely<Database>): WebSessionRepositor
     async pruneExpired(now: number): Promise<void> {
       await db.deleteFrom('web_sessions').where('expires_at', '<=', now).execute();
     },
+
+    async listByUser(userId: string, now: number): Promise<WebSessionRecord[]> {
+      const rows = await db.selectFrom('web_sessions').selectAll().where('user_id', '=', userId).where('expires_at', '>', now).orderBy('created_at', 'desc').execute();
+      return rows.map(toWebSession);
+    },
+
+    async removeAllOfUser(userId: string): Promise<number> {
+      const result = await db.deleteFrom('web_sessions').where('user_id', '=', userId).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import { auditRepository } from './audit-repository.ts';
 import { browserLoginsRepository, externalIdentitiesRepository, oidcStatesRepository, webSessionsRepository } from './browser-login-repositories.ts';
 import { certificatesRepository } from './certificates-repository.ts';
 import { openDatabase, type OpenDatabaseOptions, type SqlDialect } from './database.ts';
+import { liveConnectionsRepository } from './live-connections-repository.ts';
 import { migrateToLatest } from './migrate.ts';
 import { projectsRepository } from './projects-repository.ts';
 import { publicKeysRepository } from './public-keys-repository.ts';
@@ -62,6 +63,7 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUs
     webSessions: webSessionsRepository(db),
     oidcStates: oidcStatesRepository(db),
     externalIdentities: externalIdentitiesRepository(db),
+    liveConnections: liveConnectionsRepository(db),
     // Idempotent: the server's shutdown path and a test's cleanup may both close the store.
     close(): Promise<void> {
       closing ??= db.destroy();

@@ -98,6 +98,8 @@ export interface TokenRepository {
   revoke(id: string): Promise<void>;
   revokeAllOfUser(userId: string): Promise<number>;
   pruneExpired(now: number): Promise<void>;
+  /** A user's unexpired tokens, newest first (the account page). */
+  listByUser(userId: string, now: number): Promise<Token[]>;
 }
 
 export interface CertificateRecord {
@@ -167,6 +169,23 @@ export interface AuditRepository {
   append(event: AuditEvent): Promise<void>;
   /** Events at or after `since`, oldest first, at most `limit` (no limit when absent). */
   list(options: { since?: number; limit?: number; actor?: string; type?: string }): Promise<AuditEvent[]>;
+  /** Events matching every given filter, newest first; `beforeId` continues after the last page's oldest event. */
+  search(filter: AuditFilter): Promise<AuditEvent[]>;
+}
+
+/** The operators' audit filter: all given conditions hold. */
+export interface AuditFilter {
+  actor?: string;
+  /** A type, or a prefix of one ending at a dot (`gateway` matches `gateway.channel`). */
+  type?: string;
+  outcome?: AuditEvent['outcome'];
+  /** Epoch ms, inclusive. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+  /** Only events with an id below this one (the next page). */
+  beforeId?: number;
+  limit: number;
 }
 
 export interface ProjectRepository {
@@ -295,6 +314,10 @@ export interface WebSessionRepository {
   byHash(secretHash: string): Promise<WebSessionRecord | undefined>;
   remove(id: string): Promise<void>;
   pruneExpired(now: number): Promise<void>;
+  /** A user's unexpired web sessions, newest first (the account page). */
+  listByUser(userId: string, now: number): Promise<WebSessionRecord[]>;
+  /** Ends all of a user's web sessions ("sign out everywhere"); returns how many there were. */
+  removeAllOfUser(userId: string): Promise<number>;
 }
 
 export interface OidcStateRecord {
@@ -328,6 +351,49 @@ export interface ExternalIdentityRepository {
   link(record: ExternalIdentityRecord): Promise<void>;
 }
 
+/** One channel of a live connection, as recorded for operators. */
+export interface LiveChannelRecord {
+  target: string;
+  host: string;
+  port: number;
+  openedAt: number;
+}
+
+/** A live gateway connection as a replica records it (live-connections.ts). */
+export interface LiveConnectionRecord {
+  id: string;
+  replicaId: string;
+  userName: string;
+  method: string;
+  serial: string | null;
+  clientAddress: string;
+  openedAt: number;
+  sessions: number;
+  channels: LiveChannelRecord[];
+  bytesIn: number;
+  bytesOut: number;
+  updatedAt: number;
+  endRequestedAt: number | null;
+  endRequestedBy: string | null;
+}
+
+export interface LiveConnectionRepository {
+  /** Records that the replica is alive at `now` (creates its row the first time). */
+  heartbeat(replicaId: string, startedAt: number, now: number): Promise<void>;
+  /** Inserts or updates the replica's connections (the end-request columns are left as they are). */
+  upsert(rows: Omit<LiveConnectionRecord, 'endRequestedAt' | 'endRequestedBy'>[]): Promise<void>;
+  /** Deletes connections that ended. */
+  remove(ids: readonly string[]): Promise<void>;
+  /** Connections of replicas whose heartbeat is at or after `aliveSince`, newest first. */
+  list(aliveSince: number): Promise<LiveConnectionRecord[]>;
+  /** Marks a connection of a live replica for ending; false when there is none (or it already was). */
+  requestEnd(id: string, by: string, now: number, aliveSince: number): Promise<boolean>;
+  /** The replica's connections that an operator asked to end. */
+  endRequests(replicaId: string): Promise<{ id: string; by: string }[]>;
+  /** Deletes replicas (and, by cascade, their connections) whose heartbeat is older than `before`, or the one named. */
+  removeReplicas(options: { before?: number; id?: string }): Promise<void>;
+}
+
 /** Everything persistent, behind one object; `close()` releases the connection pool. */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
@@ -350,5 +416,6 @@ export interface Store {
   webSessions: WebSessionRepository;
   oidcStates: OidcStateRepository;
   externalIdentities: ExternalIdentityRepository;
+  liveConnections: LiveConnectionRepository;
   close(): Promise<void>;
 }

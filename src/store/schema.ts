@@ -169,6 +169,29 @@ export interface ExternalIdentitiesTable {
   created_at: number;
 }
 
+export interface LiveReplicasTable {
+  id: string; // random UUID per gateway start
+  started_at: number;
+  heartbeat_at: number;
+}
+
+export interface LiveConnectionsTable {
+  id: string; // random UUID per connection
+  replica_id: string; // references live_replicas(id) on delete cascade
+  user_name: string;
+  method: string;
+  serial: string | null; // certificate serial (decimal) when the login used one
+  client_address: string;
+  opened_at: number;
+  sessions: number;
+  channels: string; // JSON array of {target, host, port, opened_at}
+  bytes_in: number;
+  bytes_out: number;
+  updated_at: number;
+  end_requested_at: number | null;
+  end_requested_by: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   recovery_codes: RecoveryCodesTable;
@@ -187,4 +210,6 @@ export interface Database {
   web_sessions: WebSessionsTable;
   oidc_states: OidcStatesTable;
   external_identities: ExternalIdentitiesTable;
+  live_replicas: LiveReplicasTable;
+  live_connections: LiveConnectionsTable;
 }

@@ -53,6 +53,11 @@ export function tokensRepository(db: Kysely<Database>): TokenRepository {
     async pruneExpired(now: number): Promise<void> {
       await db.deleteFrom('tokens').where('expires_at', '<=', now).execute();
     },
+
+    async listByUser(userId: string, now: number): Promise<Token[]> {
+      const rows = await db.selectFrom('tokens').selectAll().where('user_id', '=', userId).where('expires_at', '>', now).orderBy('created_at', 'desc').execute();
+      return rows.map(toToken);
+    },
   };
 }
 

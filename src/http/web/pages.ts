@@ -1,32 +1,17 @@
 /**
  * The server-rendered pages of the browser login: sign-in (password + one-time code, or the identity
  * provider), the approval page for an SSH or device login, and the result and error pages. Every
- * interpolated value goes through hono/html's escaping; the pages need no script at all.
+ * interpolated value goes through hono/html's escaping; the pages need no script, and style comes from the external stylesheet (CSP without unsafe-inline).
  */
 import { html } from 'hono/html';
-import type { HtmlEscapedString } from 'hono/utils/html';
 import { formatDuration } from '../../duration.ts';
 import type { LoginRequestView } from '../../identity/browser-login.ts';
+import { publicLayout, type Html } from './layout.ts';
 
-type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-const STYLE = `
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1f24;line-height:1.5}
-h1{font-size:1.4rem}form{margin:1rem 0}label{display:block;margin:.6rem 0 .2rem}
-input[type=text],input[type=password]{width:100%;padding:.45rem;font-size:1rem;box-sizing:border-box}
-button{padding:.5rem 1rem;font-size:1rem;margin-right:.5rem;cursor:pointer}
-.code{font-family:ui-monospace,monospace;font-size:1.6rem;letter-spacing:.15rem;background:#f3f4f6;padding:.3rem .6rem;border-radius:.3rem}
-.note{color:#555;font-size:.9rem}.error{color:#a40000;background:#fdecea;padding:.6rem;border-radius:.3rem}
-.ok{color:#0a5c2c;background:#e6f4ea;padding:.6rem;border-radius:.3rem}.denied{color:#6b3a00;background:#fff3e0;border:1px solid #e0a458;padding:.6rem;border-radius:.3rem}dt{font-weight:600}dd{margin:0 0 .5rem 0}
-.or{margin:1.5rem 0;color:#777}a.button{display:inline-block;padding:.5rem 1rem;border:1px solid #888;border-radius:.2rem;text-decoration:none;color:inherit}
-`;
-
-/** The page frame. */
+/** The page frame of the public pages (the portal's narrow layout, external stylesheet). */
 export function layout(title: string, body: Html): Html {
-  return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${title} · Airlock</title><style>${STYLE}</style></head>
-<body><main>${body}</main></body></html>`;
+  return publicLayout(title, body);
 }
 
 /** What the sign-in page needs. */
@@ -77,10 +62,10 @@ export function approvalPage(p: { csrf: string; secret: string; request: LoginRe
 <dl><dt>User</dt><dd>${r.userName}</dd>${clientLine(r)}
 <dt>Code</dt><dd><span class="code" id="user-code">${r.userCode}</span></dd>
 <dt>Valid for</dt><dd>${formatDuration(Math.max(0, r.expiresAt - p.now))}</dd></dl>
-<form method="post" action="${action}/approve" style="display:inline">
+<form method="post" action="${action}/approve" class="inline">
 <input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="code" value="${r.userCode}">
 <button type="submit" id="approve">Approve</button></form>
-<form method="post" action="${action}/deny" style="display:inline">
+<form method="post" action="${action}/deny" class="inline">
 <input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="code" value="${r.userCode}">
 <button type="submit" id="deny">Deny</button></form>
 <p class="note">Signed in as ${p.signedInAs}.</p>`);
@@ -114,12 +99,4 @@ export function decidedPage(p: { request: LoginRequestView; decision: 'approved'
 /** A page that explains why nothing can be done (used, expired, unknown, refused). */
 export function messagePage(title: string, message: string): Html {
   return layout(title, html`<h1>${title}</h1><p class="error" role="alert" id="result">${message}</p>`);
-}
-
-/** The signed-in home page: who you are, and sign-out. */
-export function homePage(p: { csrf: string; userName: string | null }): Html {
-  if (p.userName === null) return layout('Airlock', html`<h1>Airlock</h1><p><a href="/login">Sign in</a></p>`);
-  return layout('Airlock', html`<h1>Airlock</h1><p>Signed in as <strong>${p.userName}</strong>.</p>
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="${p.csrf}"><input type="hidden" name="next" value="/">
-<button type="submit" id="sign-out">Sign out</button></form>`);
 }

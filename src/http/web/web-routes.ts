@@ -15,7 +15,8 @@ import type { OidcLogin } from '../../identity/oidc-login.ts';
 import type { WebSessions } from '../../identity/web-sessions.ts';
 import type { User } from '../../store/repositories.ts';
 import { clientAddress } from '../request.ts';
-import { approvalPage, decidedPage, homePage, messagePage, signInPage, wrongUserPage } from './pages.ts';
+import { PAGE_HEADERS } from './assets.ts';
+import { approvalPage, decidedPage, messagePage, signInPage, wrongUserPage } from './pages.ts';
 import {
   CSRF_COOKIE, OIDC_STATE_COOKIE, SESSION_COOKIE, checkCsrf, clearCookie, cookieOptions, csrfToken, rotateCsrf, safeNext,
 } from './web-security.ts';
@@ -37,12 +38,6 @@ export interface WebRoutesDeps {
 }
 
 const MAX_FORM_FIELD = 2048;
-// Pages that are about one person's secrets: never cached, never framed, no scripts at all.
-const PAGE_HEADERS = {
-  'Cache-Control': 'no-store',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-};
-
 async function formBody(c: Context): Promise<Record<string, string>> {
   let body: Record<string, unknown>;
   try {
@@ -99,11 +94,6 @@ export function webRoutes(deps: WebRoutesDeps): Hono {
       oidcName: deps.oidc?.displayName ?? null, error,
     }), status);
   };
-
-  app.get('/', async (c) => {
-    const who = await signedIn(c);
-    return page(c, homePage({ csrf: csrfToken(c, base()), userName: who?.user.name ?? null }));
-  });
 
   app.get('/login', async (c) => renderSignIn(c, safeNext(c.req.query('next')), null, null));
 

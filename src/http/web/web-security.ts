@@ -82,10 +82,12 @@ export function clearCookie(c: Context, name: string, baseUrl: string): void {
 }
 
 /**
- * A local path to continue at after sign-in: only `/` and approval links, so that `next` can never
- * send a browser to another site (open redirect).
+ * A local path to continue at after sign-in: approval links and portal pages (a slash and lower-case
+ * path segments, no query), so that `next` can never send a browser to another site (open redirect:
+ * no `//host`, no backslash, no scheme can pass).
  */
 export function safeNext(next: unknown): string {
   if (typeof next !== 'string') return '/';
-  return /^\/login\/b\/[A-Za-z0-9_-]{43}$/.test(next) ? next : '/';
+  if (/^\/login\/b\/[A-Za-z0-9_-]{43}$/.test(next)) return next;
+  return /^\/(?:[a-z][a-z0-9-]{0,40}(?:\/[a-z0-9-]{1,64}){0,4})?$/.test(next) ? next : '/';
 }
