@@ -64,7 +64,7 @@ export function homeBody(v: HomeView): Html {
 <section class="card" aria-labelledby="projects-h"><h2 id="projects-h">My projects</h2>
 ${v.projects.length === 0 ? html`<p>You are not a member of any project yet.</p>` : html`<ul id="home-projects">${v.projects.map((p) => html`<li>${p.name}${p.role === 'member' ? '' : html` (${p.role})`}</li>`)}</ul>`}</section>
 <section class="card" aria-labelledby="certs-h"><h2 id="certs-h">Current certificates</h2>
-${v.current.length === 0 ? html`<p>None.</p>` : html`<ul id="home-certs">${v.current.map((c) => html`<li><code>${c.fingerprint}</code>: <strong>${formatDuration(c.validBefore - v.now)}</strong> left (until ${when(c.validBefore)})</li>`)}</ul>`}
+${v.current.length === 0 ? html`<p>None.</p>` : html`<ul id="home-certs">${v.current.map((c) => html`<li><code>${c.fingerprint}</code>: <strong data-until="${c.validBefore}">${formatDuration(c.validBefore - v.now)}</strong> left (until ${when(c.validBefore)})</li>`)}</ul>`}
 <p><a href="/certificates">All my certificates</a></p></section>
 <section class="card" aria-labelledby="quota-h"><h2 id="quota-h">Today's quota</h2><p id="home-quota">${quotaLine}</p></section>
 </div>`;
