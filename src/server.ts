@@ -178,7 +178,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     log: (msg, err) => logger.error(msg, err),
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
     inventory: core.inventory, keyRegistry: core.keyRegistry,
-    sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit,
+    sessionTtlMs: config.sessionTtlMs, certTtlMs: config.certTtlMs, certDailyLimit: config.certDailyLimit, issuer: config.issuer,
     trustedProxies: config.trustedProxies, trustedProxyHeader: config.trustedProxyHeader,
     browserLogin: { ...browserLogin, password: core.login, audit: core.audit },
     operator: { userAdmin: core.userAdmin, apiTokens: core.apiTokens, liveConnections: core.liveConnections },

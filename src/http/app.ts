@@ -44,6 +44,8 @@ export interface HttpDeps {
   sessionTtlMs: number;
   certTtlMs: number;
   certDailyLimit: number;
+  /** The name authenticator apps show for Airlock (AIRLOCK_ISSUER), for TOTP re-enrolment in the portal. */
+  issuer?: string;
   inventory: Inventory;
   keyRegistry: KeyRegistry;
   /** The SSH gateway's trust material, or null when it does not run in this process. */
@@ -170,7 +172,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     app.route('/', assetRoutes());
     app.route('/', researcherRoutes({
       ca: deps.ca, store: deps.store, inventory: deps.inventory, keyRegistry: deps.keyRegistry, sessions: b.sessions, audit: b.audit, clock: deps.clock,
-      certTtlMs: deps.certTtlMs, certDailyLimit: deps.certDailyLimit, gatewayTrust: deps.gatewayTrust ?? (() => null), baseUrl: b.baseUrl, log,
+      certTtlMs: deps.certTtlMs, certDailyLimit: deps.certDailyLimit, issuer: deps.issuer ?? 'Airlock', gatewayTrust: deps.gatewayTrust ?? (() => null), baseUrl: b.baseUrl, log,
     }));
     app.route('/', webRoutes({ logins: b.logins, sessions: b.sessions, password: b.password, oidc: b.oidc, clock: deps.clock, baseUrl: b.baseUrl, log }));
     if (deps.operator) {

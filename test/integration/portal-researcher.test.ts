@@ -179,6 +179,12 @@ test('certificate from a key generated in the browser logs in to a real sshd tha
 });
 
 test('certificates: the ledger lists both; revoking the pasted one (with a confirmation step) puts it in the KRL', { skip }, async () => {
+  // Home now shows both with their time left, counting down in the page, and the quota used.
+  await page.goto(`${portal.url}/`);
+  assert.equal(await page.locator('#home-certs [data-until]').count(), 2);
+  assert.match(await page.locator('#home-certs [data-until]').first().textContent() ?? '', /^2[34]h \d+m$/);
+  assert.match(await page.locator('#home-quota').textContent() ?? '', /3 of 5 certificates left today; another frees up at \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+  await screenshot(page, 'researcher-home-certificates');
   await visit('/certificates', 'researcher-certificates');
   const serial = (await run('ssh-keygen', ['-L', '-f', pastedCert])).stdout.match(/Serial: (\d+)/)![1]!;
   assert.equal(await page.locator('#certs-table tbody tr').count(), 2);

@@ -153,8 +153,24 @@ export function portalScript(encode: typeof encodeOpenSshEd25519, encodePpk: typ
       })();
     });
   };
+  // Time left on certificates counts down while the page is open (the server's text is the fallback).
+  const countdowns = () => {
+    const els = Array.from(document.querySelectorAll<HTMLElement>('[data-until]'));
+    if (els.length === 0) return;
+    const tick = () => {
+      for (const el of els) {
+        const left = Math.max(0, Number(el.dataset.until) - Date.now());
+        const h = Math.floor(left / 3_600_000);
+        const m = Math.floor((left % 3_600_000) / 60_000);
+        el.textContent = left === 0 ? 'expired' : h > 0 ? `${h}h ${m}m` : `${m}m`;
+      }
+    };
+    tick();
+    setInterval(tick, 30_000);
+  };
   copyButtons();
   keygen();
+  countdowns();
 }
 
 /** The text served as /assets/portal.js. */

@@ -64,7 +64,7 @@ export function homeBody(v: HomeView): Html {
 <section class="card" aria-labelledby="projects-h"><h2 id="projects-h">My projects</h2>
 ${v.projects.length === 0 ? html`<p>You are not a member of any project yet.</p>` : html`<ul id="home-projects">${v.projects.map((p) => html`<li>${p.name}${p.role === 'member' ? '' : html` (${p.role})`}</li>`)}</ul>`}</section>
 <section class="card" aria-labelledby="certs-h"><h2 id="certs-h">Current certificates</h2>
-${v.current.length === 0 ? html`<p>None.</p>` : html`<ul id="home-certs">${v.current.map((c) => html`<li><code>${c.fingerprint}</code>: <strong>${formatDuration(c.validBefore - v.now)}</strong> left (until ${when(c.validBefore)})</li>`)}</ul>`}
+${v.current.length === 0 ? html`<p>None.</p>` : html`<ul id="home-certs">${v.current.map((c) => html`<li><code>${c.fingerprint}</code>: <strong data-until="${c.validBefore}">${formatDuration(c.validBefore - v.now)}</strong> left (until ${when(c.validBefore)})</li>`)}</ul>`}
 <p><a href="/certificates">All my certificates</a></p></section>
 <section class="card" aria-labelledby="quota-h"><h2 id="quota-h">Today's quota</h2><p id="home-quota">${quotaLine}</p></section>
 </div>`;
@@ -181,7 +181,7 @@ ${command('@cert-authority line', p.certAuthorityLine, 'trust-cert-authority')}
 
 /** The account page: TOTP re-enrolment, recovery codes left, sessions and tokens, sign out everywhere. */
 export function accountBody(p: {
-  csrf: string; recoveryLeft: number; webSessions: WebSessionRecord[]; tokens: Token[]; currentSessionId: string;
+  csrf: string; hasTotp: boolean; recoveryLeft: number; webSessions: WebSessionRecord[]; tokens: Token[]; currentSessionId: string;
   message: string | null; error: string | null; qr: { dataUrl: string; uri: string } | null;
 }): Html {
   return html`<h1>Account</h1>
@@ -191,11 +191,11 @@ ${p.qr === null ? '' : html`<section class="card" aria-labelledby="qr-h"><h2 id=
 <p class="qr"><img src="${p.qr.dataUrl}" alt="QR code of your new one-time code secret" width="224" height="224" id="totp-qr"></p>
 <p>Or enter this address in the app:</p>${command('otpauth address', p.qr.uri, 'totp-uri')}</section>`}
 <section aria-labelledby="totp-h"><h2 id="totp-h">One-time codes (TOTP)</h2>
-<p>You have <strong id="recovery-left">${p.recoveryLeft}</strong> unused recovery code${p.recoveryLeft === 1 ? '' : 's'}.${p.recoveryLeft <= 2 ? ' Ask your operators for new ones before they run out.' : ''}</p>
+${p.hasTotp ? html`<p>You have <strong id="recovery-left">${p.recoveryLeft}</strong> unused recovery code${p.recoveryLeft === 1 ? '' : 's'}.${p.recoveryLeft <= 2 ? ' Ask your operators for new ones before they run out.' : ''}</p>
 <p>New phone, or lost your authenticator? Enter one of your recovery codes to get a new secret (the code is used up).</p>
 <form method="post" action="/account/totp">${csrfField(p.csrf)}
 <label for="recovery_code">Recovery code</label><input type="text" id="recovery_code" name="recovery_code" autocomplete="off" spellcheck="false" required>
-<p><button type="submit" id="reenrol">Set up a new authenticator</button></p></form></section>
+<p><button type="submit" id="reenrol">Set up a new authenticator</button></p></form>` : html`<p id="no-totp">You sign in through your identity provider: Airlock keeps no one-time codes for you.</p>`}</section>
 <section aria-labelledby="sessions-h"><h2 id="sessions-h">Where you are signed in</h2>
 <div class="table-wrap"><table id="web-sessions"><caption class="note">Browsers</caption><thead><tr><th scope="col">Signed in</th><th scope="col">Method</th><th scope="col">Ends</th><th scope="col">This browser</th></tr></thead><tbody>
 ${p.webSessions.map((s) => html`<tr><td>${when(s.createdAt)}</td><td>${s.method}</td><td>${when(s.expiresAt)}</td><td>${s.id === p.currentSessionId ? 'yes' : ''}</td></tr>`)}</tbody></table></div>

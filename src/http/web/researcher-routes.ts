@@ -43,6 +43,8 @@ export interface ResearcherRoutesDeps {
   clock: Clock;
   certTtlMs: number;
   certDailyLimit: number;
+  /** The issuer name authenticator apps show (AIRLOCK_ISSUER). */
+  issuer: string;
   gatewayTrust: () => GatewayTrust | null;
   /** The public base URL (no trailing slash). */
   baseUrl: () => string;
@@ -63,7 +65,7 @@ const DONE: Record<string, string> = {
 export function researcherRoutes(deps: ResearcherRoutesDeps): Hono<PortalEnv> {
   const app = new Hono<PortalEnv>();
   const base = () => deps.baseUrl();
-  const account = new AccountSecurity({ store: deps.store, clock: deps.clock, audit: deps.audit });
+  const account = new AccountSecurity({ store: deps.store, clock: deps.clock, audit: deps.audit, issuer: deps.issuer });
   const session = portalSession({ sessions: deps.sessions, inventory: deps.inventory, baseUrl: base });
   const limit = bodyLimit({ maxSize: MAX_FORM, onError: () => { throw new AirlockError('bad_request', 'The form is too large; a public key file is a few kilobytes.'); } });
   const paths = ['/', '/certificate', '/keys', '/keys/*', '/certificates', '/certificates/*', '/targets', '/targets/*', '/trust', '/account', '/account/*'];
@@ -226,7 +228,7 @@ export function researcherRoutes(deps: ResearcherRoutesDeps): Hono<PortalEnv> {
     const user = c.get('user');
     const [recoveryLeft, signedIn] = await Promise.all([account.recoveryCodesLeft(user), account.signedIn(user)]);
     return renderPortal(c, 'Account', '/account', accountBody({
-      csrf: c.get('csrf'), recoveryLeft, webSessions: signedIn.webSessions, tokens: signedIn.tokens, currentSessionId: c.get('webSession').id,
+      csrf: c.get('csrf'), hasTotp: user.totpSecret !== null, recoveryLeft, webSessions: signedIn.webSessions, tokens: signedIn.tokens, currentSessionId: c.get('webSession').id,
       message: extra.message ?? null, error: extra.error ?? null, qr: extra.qr ?? null,
     }), status);
   };
