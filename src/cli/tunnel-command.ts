@@ -7,7 +7,6 @@
  * (the gateway's policy) versus "connection refused" (nothing listens on that port).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { AirlockError } from '../errors.ts';
@@ -19,6 +18,7 @@ import { fetchTargets, preferredLocalPort, serviceUrl, type ServiceInfo, type Ta
 import { GATEWAY_ALIAS, targetProblem } from './ssh-config.ts';
 import { classifySshLine, explainFatal, explainOpenFailure, type SshEvent, type TunnelWhat } from './ssh-messages.ts';
 import { sshConfigArgs } from './system-ssh.ts';
+import { probeTunnel } from './tunnel-probe.ts';
 
 /** How long to wait for ssh to sign in and listen (a browser login at the gateway can take a while). */
 const READY_TIMEOUT_MS = 10 * 60_000;
@@ -98,6 +98,16 @@ class TunnelProcess {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Calls `listener` once ssh has exited (at once if it has). */
+  onExit(listener: () => void): () => void {
+    if (this.#exit) {
+      listener();
+      return () => {};
+    }
+    this.#exitWaiters.add(listener);
+    return () => this.#exitWaiters.delete(listener);
+  }
+
   /** Resolves with the first event `pred` accepts, ssh's exit, or a timeout. */
   waitFor(pred: (e: SshEvent) => boolean, timeoutMs: number): Promise<Outcome> {
     return new Promise((resolve) => {
@@ -155,16 +165,6 @@ function failureFrom(o: Outcome, t: TunnelProcess, w: TunnelWhat): AirlockError 
   return new AirlockError('unavailable', `ssh stopped before the tunnel was open${tail ? `: ${tail}` : ''}. airlock doctor checks the usual causes.`);
 }
 
-/** Connects once to the local end and reports how the gateway answered the forwarded connection. */
-async function probe(t: TunnelProcess, localPort: number): Promise<Outcome> {
-  const answer = t.waitFor((e) => e.kind === 'open-confirm' || e.kind === 'open-failed', PROBE_TIMEOUT_MS);
-  const sock = connect({ host: TUNNEL_BIND, port: localPort });
-  sock.on('error', () => {});
-  const o = await answer;
-  sock.destroy();
-  return o;
-}
-
 export interface TunnelOptions {
   localPort?: number;
   json?: boolean;
@@ -215,12 +215,14 @@ export async function runTunnel(targetName: string, what: string, opts: TunnelOp
     const t = current!;
 
     if (opts.check) {
-      const answer = await probe(t, localPort);
+      const answer = await probeTunnel(t, localPort, PROBE_TIMEOUT_MS);
       if (stopping) return 0;
-      if (answer.kind === 'event' && answer.event.kind === 'open-failed') {
+      if (answer.kind === 'refused') {
+        if (answer.event === null) throw new AirlockError('unavailable', `The gateway closed the connection to ${w.target} port ${w.port} without saying why; airlock doctor checks the usual causes.`);
         throw new AirlockError(answer.event.reason === 'prohibited' ? 'forbidden' : 'unavailable', explainOpenFailure(answer.event, w));
       }
-      if (answer.kind === 'exit') throw failureFrom(answer, t, w);
+      if (answer.kind === 'ssh-exited') throw failureFrom({ kind: 'exit', code: t.exited?.code ?? null, signal: t.exited?.signal ?? null }, t, w);
+      if (answer.kind === 'not-listening') throw new AirlockError('unavailable', `ssh did not accept connections on ${TUNNEL_BIND}:${localPort}; run airlock doctor.`);
       if (answer.kind === 'timeout') say(`${w.target} port ${w.port} did not answer within ${PROBE_TIMEOUT_MS / 1000} s; the tunnel stays open, but the service may not be reachable.`);
     }
     const url = serviceUrl(localPort, plan.service ?? { path: null, token: null });

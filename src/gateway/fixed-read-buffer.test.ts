@@ -37,6 +37,34 @@ async function pair(): Promise<Pair> {
   };
 }
 
+/**
+ * Counts the bytes the reader hands over and lets the test wait until a total has arrived: resolved
+ * from the reader's callback, not by polling with a sleep that a loaded machine outruns (bounded).
+ */
+function byteCounter() {
+  let total = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  return {
+    get received(): number {
+      return total;
+    },
+    add(n: number): void {
+      total += n;
+      for (const w of waiters.filter((x) => total >= x.n)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    },
+    reach(n: number, timeoutMs = 60_000): Promise<void> {
+      if (total >= n) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${total} of ${n} bytes arrived in ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+  };
+}
+
 /** Writes `data` in pieces of up to 100 KiB, then ends. */
 function sendAll(s: Socket, data: Buffer): void {
   for (let i = 0; i < data.length; i += 100 * 1024) s.write(data.subarray(i, i + 100 * 1024));
@@ -109,35 +137,33 @@ test('with a larger maximum, a buffer that reads fill doubles up to it, and shri
   const p = await pair();
   try {
     const sizes: number[] = [];
-    let received = 0;
+    const count = byteCounter();
     const reader = readIntoFixedBuffer(p.accepted, (chunk) => {
-      received += chunk.length;
+      count.add(chunk.length);
       sizes.push(chunk.buffer.byteLength);
     }, 16 * 1024, 128 * 1024);
     assert.ok(reader);
     p.accepted.resume();
     const bulk = 16 * 1024 * 1024;
     for (let i = 0; i < bulk; i += 64 * 1024) p.client.write(randomBytes(64 * 1024));
-    for (let i = 0; i < 500 && received < bulk; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(received, bulk);
+    await count.reach(bulk);
+    assert.equal(count.received, bulk);
     assert.equal(sizes[0], 16 * 1024, 'started at the first size');
     assert.ok(sizes.includes(128 * 1024), `grew to the maximum (saw ${[...new Set(sizes)].join(', ')})`);
     assert.ok(sizes.every((s) => s <= 128 * 1024), 'never beyond it');
     // A small read right after the bulk keeps the large buffer (bulk transfers have small reads too)…
     for (let i = 0; i < 2; i++) {
       p.client.write(Buffer.alloc(100, 9));
-      const before = received;
-      for (let j = 0; j < 100 && received === before; j++) await new Promise((r) => setTimeout(r, 10));
+      await count.reach(bulk + 100 * (i + 1));
     }
     assert.equal(sizes.at(-1), 128 * 1024, 'no shrinking in the middle of a transfer');
     // …but once the tunnel has been quiet for SHRINK_AFTER_QUIET_MS, the next small read shrinks it.
     await new Promise((r) => setTimeout(r, SHRINK_AFTER_QUIET_MS + 100));
     for (let i = 0; i < 3; i++) {
       p.client.write(Buffer.alloc(100, i));
-      const before = received;
-      for (let j = 0; j < 100 && received === before; j++) await new Promise((r) => setTimeout(r, 10));
+      await count.reach(bulk + 200 + 100 * (i + 1));
     }
-    assert.equal(received, bulk + 500);
+    assert.equal(count.received, bulk + 500);
     assert.equal(sizes.at(-1), 16 * 1024, `back to the first size after small reads (last sizes ${sizes.slice(-4).join(', ')})`);
   } finally {
     await p.close();
@@ -147,22 +173,20 @@ test('with a larger maximum, a buffer that reads fill doubles up to it, and shri
 test('pause() stops the reads and resume() restarts them', async () => {
   const p = await pair();
   try {
-    let received = 0;
-    const reader = readIntoFixedBuffer(p.accepted, (chunk) => {
-      received += chunk.length;
-    }, 64 * 1024);
+    const count = byteCounter();
+    const reader = readIntoFixedBuffer(p.accepted, (chunk) => count.add(chunk.length), 64 * 1024);
     assert.ok(reader);
     p.accepted.resume();
     p.client.write(Buffer.alloc(1000, 1));
-    for (let i = 0; i < 100 && received < 1000; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(received, 1000);
+    await count.reach(1000);
+    assert.equal(count.received, 1000);
     p.accepted.pause();
     p.client.write(Buffer.alloc(5000, 2));
     await new Promise((r) => setTimeout(r, 200));
-    assert.equal(received, 1000, 'nothing is read while paused');
+    assert.equal(count.received, 1000, 'nothing is read while paused');
     p.accepted.resume();
-    for (let i = 0; i < 100 && received < 6000; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(received, 6000);
+    await count.reach(6000);
+    assert.equal(count.received, 6000);
   } finally {
     await p.close();
   }

@@ -15,6 +15,7 @@ import { startTestServer, TEST_PASSWORD, type TestServer } from '../harness/in-p
 import { CHROMIUM_SKIP_REASON, launchChromium, type TestBrowser } from '../harness/browser.ts';
 import { CODE, LINK } from '../harness/ssh-browser-login.ts';
 import { run, type RunResult } from '../harness/processes.ts';
+import { TotpCodes } from '../harness/totp-codes.ts';
 
 let srv: TestServer;
 let chrome: TestBrowser;
@@ -27,6 +28,7 @@ before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'airlock-cli-browser-'));
   srv = await startTestServer();
+  codes = new TotpCodes(() => srv.server.core.clock.now());
   secret = (await srv.addUser('alice')).secret;
   chrome = await launchChromium();
 });
@@ -68,13 +70,16 @@ function loginBrowser(home: string, onLink: (url: string, code: string) => Promi
   });
 }
 
+// Each sign-in gets a TOTP step not used before (a code is accepted once), without waiting for one.
+let codes: TotpCodes;
+
 async function decide(url: string, code: string, decision: 'approve' | 'deny'): Promise<void> {
   const context = await chrome.context();
   contexts.push(context);
   const page = await context.newPage();
   await page.goto(url);
   await page.fill('#password', TEST_PASSWORD);
-  await page.fill('#otp', srv.totp(secret));
+  await page.fill('#otp', await codes.next(secret));
   await page.click('#sign-in');
   await page.waitForURL(url);
   assert.equal(await page.locator('#user-code').textContent(), code);
@@ -103,8 +108,6 @@ test('airlock login --browser prints a link, waits for the approval, then writes
 
 test('a denial ends airlock login --browser with one clear sentence and no files', { skip }, async () => {
   const home = join(dir, 'home-2');
-  // A fresh TOTP step for the second sign-in (a code is accepted once).
-  await new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 200));
   const r = await loginBrowser(home, (url, code) => decide(url, code, 'deny'));
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /The login was denied in the browser/);

@@ -14,7 +14,8 @@ import { sshF, startTargetSshd, startTestGateway, writeSshConfig, type TestGatew
 import { CHROMIUM_SKIP_REASON, launchChromium, type TestBrowser } from '../harness/browser.ts';
 import { makeAskpass, sshWithLink } from '../harness/ssh-browser-login.ts';
 import { runDetached } from './cli-fixture.ts';
-import { currentTotp, newTotpSecret } from '../../src/identity/totp.ts';
+import { TotpCodes } from '../harness/totp-codes.ts';
+import { newTotpSecret } from '../../src/identity/totp.ts';
 
 const PASSWORD = 'correct horse battery staple';
 let gw: TestGateway;
@@ -69,13 +70,8 @@ after(async () => {
   await gw?.stop();
 });
 
-const lastStep: Record<string, number> = {};
-/** A TOTP code for a time step this user has not used yet (a code is accepted once, RFC 6238 §5.2). */
-async function freshTotp(name: string): Promise<string> {
-  for (let i = 0; i < 400 && Math.floor(Date.now() / 30_000) <= (lastStep[name] ?? 0); i++) await new Promise((r) => setTimeout(r, 100));
-  lastStep[name] = Math.floor(Date.now() / 30_000);
-  return currentTotp(totp[name]!, Date.now());
-}
+// A code for a time step this user has not used yet (a code is accepted once), without waiting for one.
+const codes = new TotpCodes(() => gw.server.core.clock.now());
 
 /** Signs in with password + TOTP on the page the link leads to, then approves or denies. */
 async function decideWithPassword(url: string, code: string, name: string, decision: 'approve' | 'deny'): Promise<void> {
@@ -86,7 +82,7 @@ async function decideWithPassword(url: string, code: string, name: string, decis
   assert.match(page.url(), /\/login\?next=/);
   assert.equal(await page.inputValue('#user'), name, 'the sign-in page is for the user the SSH session asked for');
   await page.fill('#password', PASSWORD);
-  await page.fill('#otp', await freshTotp(name));
+  await page.fill('#otp', await codes.next(totp[name]!));
   await page.click('#sign-in');
   await page.waitForURL(url);
   assert.equal(await page.locator('#user-code').textContent(), code);
