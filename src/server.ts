@@ -30,6 +30,7 @@ import { ServiceMetrics } from './ops/metrics.ts';
 import type { ReadinessCheck, ReadinessReport } from './http/ops-routes.ts';
 import { cidrListContains, parseCidr } from './ssh/cidr.ts';
 import { canonicalClientAddress } from './policy/forward.ts';
+import { Drain, type DrainResult } from './ops/drain.ts';
 
 /** A readiness check that takes longer than this fails (a load balancer would rather move on). */
 const READINESS_TIMEOUT_MS = 2000;
@@ -91,6 +92,12 @@ export interface RunningServer {
   metrics: ServiceMetrics;
   /** What `/readyz` answers. */
   readiness(): Promise<ReadinessReport>;
+  /**
+   * SIGTERM (ops/drain.ts): not ready from now on, no new SSH connections, live sessions run on for up
+   * to `AIRLOCK_DRAIN_TIMEOUT` and are then ended with a message; then everything closes.
+   * `hurry()` on the returned handle ends the wait early.
+   */
+  drain(): { done: Promise<DrainResult>; hurry(): void };
   close(): Promise<void>;
 }
 
@@ -147,6 +154,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     throw err;
   }
   parts.gateway = gateway;
+  let draining: Drain | null = null;
+  let drainHandle: { done: Promise<DrainResult>; hurry(): void } | null = null;
   const metricsAllow = config.metricsAllow.map((c) => parseCidr(c));
   const readiness = async (): Promise<ReadinessReport> => {
     const database = await withTimeout(core.store.ping(), READINESS_TIMEOUT_MS, 'the database did not answer');
@@ -154,6 +163,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       database,
       ca_keys: core.ca.userCaKey && core.ca.hostCaKey ? { ok: true } : { ok: false, message: 'the CA keys are not loaded' },
       ssh_listener: gateway.listening ? { ok: true } : { ok: false, message: 'the SSH gateway is not listening' },
+      // A stopping replica tells the load balancer at once, before its listeners close.
+      draining: draining === null ? { ok: true } : { ok: false, message: 'the service is shutting down' },
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
@@ -196,7 +207,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   const sshEndpoint = formatEndpoint(gateway.address.host, gateway.address.port);
   const endpoints = { ssh: sshEndpoint, http: httpUrl };
   writeFileAtomic(join(config.dataDir, 'endpoints.json'), JSON.stringify(endpoints, null, 2) + '\n');
-  return {
+  const running: RunningServer = {
     core,
     httpUrl,
     sshEndpoint,
@@ -204,6 +215,21 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     browserLogin,
     metrics,
     readiness,
+    drain() {
+      if (drainHandle === null) {
+        // The SSH listeners; per-job listeners join this list.
+        const drain = new Drain([gateway], config.drainTimeoutMs);
+        draining = drain;
+        logger.info('draining', { timeout_ms: config.drainTimeoutMs, open_connections: gateway.openConnections });
+        const done = drain.run().then(async (result) => {
+          logger.info('drained', { ended_connections: result.ended, ms: result.ms });
+          await running.close();
+          return result;
+        });
+        drainHandle = { done, hurry: () => drain.hurry() };
+      }
+      return drainHandle;
+    },
     async close() {
       clearInterval(pruner);
       await gateway.close();
@@ -216,6 +242,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       await core.close();
     },
   };
+  return running;
 }
 
 /** Resolves to a passing check when `p` settles in time, and to a failing one (with `message`) otherwise. */
