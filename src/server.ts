@@ -31,6 +31,8 @@ import type { ReadinessCheck, ReadinessReport } from './http/ops-routes.ts';
 import { cidrListContains, parseCidr } from './ssh/cidr.ts';
 import { canonicalClientAddress } from './policy/forward.ts';
 import { Drain, type DrainResult } from './ops/drain.ts';
+import { openPgNotifier, type ChangeNotifier } from './store/pg-notifier.ts';
+import { DecisionFeed } from './identity/decision-feed.ts';
 
 /** A readiness check that takes longer than this fails (a load balancer would rather move on). */
 const READINESS_TIMEOUT_MS = 2000;
@@ -109,6 +111,9 @@ function listen(server: ServerType): Promise<AddressInfo> {
   });
 }
 
+/** The PostgreSQL channel that carries browser-login decisions between replicas. */
+const DECISIONS_CHANNEL = 'airlock_browser_login';
+
 /** How often expired browser-login requests are pruned. */
 const PRUNE_INTERVAL_MS = 5 * 60_000;
 
@@ -126,8 +131,13 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   const httpListeners: { address: string; port: number }[] = [];
   // Known once HTTP listens (port 0 picks one); links built before that use the configured address.
   const listening: { url?: string } = {};
+  // Approvals reach a session waiting on another replica by LISTEN/NOTIFY (the wait polls as well).
+  let notifier: ChangeNotifier | null = null;
+  if (core.store.dialect === 'postgres' && config.databaseUrl !== undefined) {
+    notifier = await openPgNotifier(config.databaseUrl, DECISIONS_CHANNEL, (msg, fields) => logger.warn(msg, fields));
+  }
   const browserLogin = createBrowserLoginServices({
-    config, store: core.store, clock: core.clock, audit: core.audit,
+    config, store: core.store, clock: core.clock, audit: core.audit, feed: new DecisionFeed(notifier),
     baseUrl: () => config.publicUrl ?? listening.url ?? `http://${hostForUrl(config.httpListen.host)}:${config.httpListen.port}`,
   });
   let gateway: Gateway;
@@ -150,6 +160,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     });
   } catch (err) {
     hostCertificate?.stop();
+    await notifier?.close();
     await core.close();
     throw err;
   }
@@ -192,6 +203,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   } catch (err) {
     await gateway.close();
     hostCertificate.stop();
+    await notifier?.close();
     await core.close();
     throw err;
   }
@@ -239,6 +251,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
         // Bearer-token clients keep connections alive; do not let them hold shutdown hostage.
         (http as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await notifier?.close();
       await core.close();
     },
   };
