@@ -24,6 +24,8 @@ export interface ChangeNotifier {
 
 /** A PostgreSQL channel name: a fixed identifier, never user input (LISTEN cannot take a parameter). */
 const CHANNEL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** `application_name` of the listening connection. */
+export const APPLICATION_NAME = 'airlock-notifications';
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
 /** pg_notify's payload limit is 8000 bytes; ours are short ids. */
@@ -59,7 +61,8 @@ class PgNotifier implements ChangeNotifier {
 
   async connect(): Promise<void> {
     if (this.#closed) return;
-    const client = new pg.Client({ connectionString: this.#url });
+    // Named, so that operators see it in pg_stat_activity for what it is.
+    const client = new pg.Client({ connectionString: this.#url, application_name: APPLICATION_NAME });
     const lost = (err: Error) => {
       if (this.#client === client) this.#client = null;
       client.removeAllListeners('notification');
