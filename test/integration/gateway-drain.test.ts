@@ -21,7 +21,7 @@ import { enrolUser } from '../../src/identity/local-login.ts';
 import { LOW_COST_FOR_TESTS } from '../../src/identity/password.ts';
 import { parsePublicKey } from '../../src/ssh/keys.ts';
 
-const DRAIN_MS = 3_000;
+const DRAIN_MS = 4_000;
 const dir = tempDir('airlock-drain-');
 let server: RunningAirlock | undefined;
 let echo: Server | undefined;
