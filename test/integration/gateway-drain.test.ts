@@ -32,6 +32,22 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** What the first test sets up (user, certificate, target) for the second, which restarts on the same data directory. */
+let setup: { dataDir: string; key: string; echoPort: number } | undefined;
+
+/** An ssh config (`gw`) for alice at `srv`'s gateway, trusting its host key. */
+async function sshConfigFor(srv: RunningAirlock): Promise<string> {
+  const [host, port] = srv.ssh!.split(':');
+  const info = await srv.admin(['gateway-info', '--json']);
+  assert.equal(info.code, 0, info.stderr);
+  const knownHosts = join(dir, `known_hosts_${port}`);
+  writeFileSync(knownHosts, `[${host}]:${port} ${(JSON.parse(info.stdout) as { host_key: string }).host_key}\n`);
+  const key = setup!.key;
+  return writeSshConfig(join(dir, `ssh_config_${port}`), knownHosts, [
+    { alias: 'gw', hostName: host!, port: Number(port), user: 'alice', key: { name: 'alice', key, pub: `${key}.pub`, cert: `${key}-cert.pub`, serial: 0n }, extra: ['LogLevel INFO'] },
+  ]);
+}
+
 /** An `ssh -W` session through the gateway to the echo service, with its output collected. */
 function forward(cfg: string, port: number) {
   const child = spawn('ssh', ['-F', cfg, '-W', `127.0.0.1:${port}`, 'gw'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
@@ -80,13 +96,8 @@ test('SIGTERM drains: not ready, no new connections, sessions run on until they 
   } finally {
     await core.close();
   }
-  const info = await server.admin(['gateway-info', '--json']);
-  assert.equal(info.code, 0, info.stderr);
-  const knownHosts = join(dir, 'known_hosts');
-  writeFileSync(knownHosts, `[${host}]:${sshPort} ${(JSON.parse(info.stdout) as { host_key: string }).host_key}\n`);
-  const cfg = writeSshConfig(join(dir, 'ssh_config'), knownHosts, [
-    { alias: 'gw', hostName: host!, port: sshPort, user: 'alice', key: { name: 'alice', key, pub: `${key}.pub`, cert: `${key}-cert.pub`, serial: 0n }, extra: ['LogLevel INFO'] },
-  ]);
+  setup = { dataDir, key, echoPort };
+  const cfg = await sshConfigFor(server);
 
   const ends = forward(cfg, echoPort);
   const held = forward(cfg, echoPort);
@@ -137,4 +148,22 @@ test('SIGTERM drains: not ready, no new connections, sessions run on until they 
   } finally {
     await core2.close();
   }
+});
+
+test('a second signal ends the drain at once: the sessions are closed with the message and the process exits', async () => {
+  assert.ok(setup, 'runs after the first test, on its data directory');
+  // A drain that would last an hour unless the operator asks twice.
+  server = await startAirlock(setup.dataDir, { AIRLOCK_DRAIN_TIMEOUT: '1h', AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', AIRLOCK_GATEWAY_PENALTIES: 'off' });
+  const held = forward(await sshConfigFor(server), setup.echoPort);
+  await held.echo('before');
+  server.kill('SIGTERM');
+  await waitFor('/readyz to answer 503', async () => ((await fetch(`${server!.httpUrl}/readyz`)).status === 503 ? true : undefined), 5_000, 20);
+  await held.echo('during');
+  server.kill('SIGINT');
+  const askedAt = performance.now();
+  assert.notEqual(await held.exited, 0);
+  assert.ok(performance.now() - askedAt < 3_000, 'closed at once, not after the hour');
+  assert.match(held.stderr(), /This Airlock server is restarting/);
+  assert.equal(await server.exited, 0, server.logs());
+  assert.match(server.logs(), /Received SIGINT again; closing the remaining sessions now\./);
 });
