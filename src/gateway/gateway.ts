@@ -338,13 +338,14 @@ class GatewayServer implements Gateway {
   }
 
   endAll(message: string): void {
-    // Authenticated clients read why (SSH_MSG_DISCONNECT); a client still logging in is simply cut off.
+    // Authenticated clients read why (SSH_MSG_DISCONNECT; the socket is destroyed if they linger).
     for (const live of this.#watcher.registry.connections()) {
       live.ended = true;
       live.end(message);
       for (const ch of live.channels) ch.close();
     }
-    for (const c of this.#open) if (c.identity === null) c.socket.destroy();
+    // Anything else (still logging in, or between login and registration) is cut off.
+    for (const c of this.#open) if (this.#live.get(c) === undefined) c.socket.destroy();
   }
 
   // ---- connections and pre-authentication limits ----
