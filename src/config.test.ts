@@ -74,3 +74,11 @@ test('maximum gateway session age and live-check interval: 12h and 500ms by defa
   for (const bad of ['0s', '31d']) assert.throws(() => loadConfig({ env: { AIRLOCK_GATEWAY_MAX_SESSION: bad } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_GATEWAY_MAX_SESSION/.test(e.message));
   assert.throws(() => loadConfig({ env: { AIRLOCK_GATEWAY_LIVE_CHECK: '2m' } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_GATEWAY_LIVE_CHECK/.test(e.message));
 });
+
+test('drain timeout: 30s by default, 0 closes at once, at most an hour, the variable named', () => {
+  assert.equal(loadConfig({ env: {} }).drainTimeoutMs, 30_000);
+  assert.equal(loadConfig({ env: { AIRLOCK_DRAIN_TIMEOUT: '0' } }).drainTimeoutMs, 0);
+  assert.equal(loadConfig({ env: { AIRLOCK_DRAIN_TIMEOUT: '2m' } }).drainTimeoutMs, 120_000);
+  assert.throws(() => loadConfig({ env: { AIRLOCK_DRAIN_TIMEOUT: '2h' } }), (e) => isAirlockError(e, 'config') && /AIRLOCK_DRAIN_TIMEOUT/.test(e.message));
+  assert.throws(() => loadConfig({ env: { AIRLOCK_DRAIN_TIMEOUT: 'soon' } }), (e) => isAirlockError(e) && /AIRLOCK_DRAIN_TIMEOUT/.test(e.message));
+});

@@ -58,6 +58,8 @@ export interface Config {
   browserLoginRatePerAddress: number;
   /** Browser-login requests this process starts per minute in total. */
   browserLoginRateTotal: number;
+  /** On SIGTERM, how long live sessions may run on before they are closed (`AIRLOCK_DRAIN_TIMEOUT`; 0 = at once). */
+  drainTimeoutMs: number;
 }
 
 /** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
@@ -115,6 +117,7 @@ const FILE_KEYS = [
   'gateway_max_connections_per_user', 'gateway_max_connections_per_address', 'gateway_max_channels_per_user',
   'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', 'trusted_proxy_header', 'metrics_allow',
   'browser_login_rate_per_address', 'browser_login_rate_total', ...OIDC_FILE_KEYS,
+  'drain_timeout',
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
 
@@ -263,6 +266,13 @@ function boundedDuration(text: string, what: string, min: number, max: number): 
   return ms;
 }
 
+/** `AIRLOCK_DRAIN_TIMEOUT`: 0 (close at once) up to one hour; the service manager's stop timeout must exceed it. */
+function drainTimeout(text: string): number {
+  const ms = parseDuration(text, 'drain timeout (AIRLOCK_DRAIN_TIMEOUT)');
+  if (ms > 3_600_000) throw new AirlockError('config', 'AIRLOCK_DRAIN_TIMEOUT must be between 0s and 1h.');
+  return ms;
+}
+
 /** Resolves the configuration from flags, environment, config file and defaults. */
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? process.env;
@@ -311,5 +321,6 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     trustedProxyHeader: proxyHeader(pick('trusted_proxy_header') ?? 'x-forwarded-for'),
     browserLoginRatePerAddress: wholeNumber(pick('browser_login_rate_per_address') ?? '10', 'AIRLOCK_BROWSER_LOGIN_RATE_PER_ADDRESS', 1, 100_000),
     browserLoginRateTotal: wholeNumber(pick('browser_login_rate_total') ?? '600', 'AIRLOCK_BROWSER_LOGIN_RATE_TOTAL', 1, 1_000_000),
+    drainTimeoutMs: drainTimeout(pick('drain_timeout') ?? '30s'),
   };
 }

@@ -32,6 +32,9 @@ import { ServiceMetrics } from './ops/metrics.ts';
 import type { ReadinessCheck, ReadinessReport } from './http/ops-routes.ts';
 import { cidrListContains, parseCidr } from './ssh/cidr.ts';
 import { canonicalClientAddress } from './policy/forward.ts';
+import { Drain, type DrainResult } from './ops/drain.ts';
+import { openPgNotifier, type ChangeNotifier } from './store/pg-notifier.ts';
+import { DecisionFeed } from './identity/decision-feed.ts';
 
 /** A readiness check that takes longer than this fails (a load balancer would rather move on). */
 const READINESS_TIMEOUT_MS = 2000;
@@ -99,6 +102,12 @@ export interface RunningServer {
   metrics: ServiceMetrics;
   /** What `/readyz` answers. */
   readiness(): Promise<ReadinessReport>;
+  /**
+   * SIGTERM (ops/drain.ts): not ready from now on, no new SSH connections, live sessions run on for up
+   * to `AIRLOCK_DRAIN_TIMEOUT` and are then ended with a message; then everything closes.
+   * `hurry()` on the returned handle ends the wait early.
+   */
+  drain(): { done: Promise<DrainResult>; hurry(): void };
   close(): Promise<void>;
 }
 
@@ -109,6 +118,9 @@ function listen(server: ServerType): Promise<AddressInfo> {
     server.once('error', reject);
   });
 }
+
+/** The PostgreSQL channel that carries browser-login decisions between replicas. */
+const DECISIONS_CHANNEL = 'airlock_browser_login';
 
 /** How often expired browser-login requests are pruned. */
 const PRUNE_INTERVAL_MS = 5 * 60_000;
@@ -127,8 +139,13 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   const httpListeners: { address: string; port: number }[] = [];
   // Known once HTTP listens (port 0 picks one); links built before that use the configured address.
   const listening: { url?: string } = {};
+  // Approvals reach a session waiting on another replica by LISTEN/NOTIFY (the wait polls as well).
+  let notifier: ChangeNotifier | null = null;
+  if (core.store.dialect === 'postgres' && config.databaseUrl !== undefined) {
+    notifier = await openPgNotifier(config.databaseUrl, DECISIONS_CHANNEL, (msg, fields) => logger.warn(msg, fields));
+  }
   const browserLogin = createBrowserLoginServices({
-    config, store: core.store, clock: core.clock, audit: core.audit,
+    config, store: core.store, clock: core.clock, audit: core.audit, feed: new DecisionFeed(notifier),
     baseUrl: () => config.publicUrl ?? listening.url ?? `http://${hostForUrl(config.httpListen.host)}:${config.httpListen.port}`,
   });
   let gateway: Gateway;
@@ -151,10 +168,13 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     });
   } catch (err) {
     hostCertificate?.stop();
+    await notifier?.close();
     await core.close();
     throw err;
   }
   parts.gateway = gateway;
+  let draining: Drain | null = null;
+  let drainHandle: { done: Promise<DrainResult>; hurry(): void } | null = null;
   const metricsAllow = config.metricsAllow.map((c) => parseCidr(c));
   const readiness = async (): Promise<ReadinessReport> => {
     const database = await withTimeout(core.store.ping(), READINESS_TIMEOUT_MS, 'the database did not answer');
@@ -162,6 +182,8 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       database,
       ca_keys: core.ca.userCaKey && core.ca.hostCaKey ? { ok: true } : { ok: false, message: 'the CA keys are not loaded' },
       ssh_listener: gateway.listening ? { ok: true } : { ok: false, message: 'the SSH gateway is not listening' },
+      // A stopping replica tells the load balancer at once, before its listeners close.
+      draining: draining === null ? { ok: true } : { ok: false, message: 'the service is shutting down' },
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
@@ -190,6 +212,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   } catch (err) {
     await gateway.close();
     hostCertificate.stop();
+    await notifier?.close();
     await core.close();
     throw err;
   }
@@ -205,7 +228,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
   const sshEndpoint = formatEndpoint(gateway.address.host, gateway.address.port);
   const endpoints = { ssh: sshEndpoint, http: httpUrl };
   writeFileAtomic(join(config.dataDir, 'endpoints.json'), JSON.stringify(endpoints, null, 2) + '\n');
-  return {
+  const running: RunningServer = {
     core,
     httpUrl,
     sshEndpoint,
@@ -213,6 +236,21 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     browserLogin,
     metrics,
     readiness,
+    drain() {
+      if (drainHandle === null) {
+        // The SSH listeners; per-job listeners join this list.
+        const drain = new Drain([gateway], config.drainTimeoutMs);
+        draining = drain;
+        logger.info('draining', { timeout_ms: config.drainTimeoutMs, open_connections: gateway.openConnections });
+        const done = drain.run().then(async (result) => {
+          logger.info('drained', { ended_connections: result.ended, ms: result.ms });
+          await running.close();
+          return result;
+        });
+        drainHandle = { done, hurry: () => drain.hurry() };
+      }
+      return drainHandle;
+    },
     async close() {
       clearInterval(pruner);
       await gateway.close();
@@ -222,9 +260,11 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
         // Bearer-token clients keep connections alive; do not let them hold shutdown hostage.
         (http as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await notifier?.close();
       await core.close();
     },
   };
+  return running;
 }
 
 /** Resolves to a passing check when `p` settles in time, and to a failing one (with `message`) otherwise. */

@@ -4,6 +4,7 @@ import { loadConfig } from '../config.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { cliCommand } from './invocation.ts';
 import { say } from './output.ts';
+import { formatDuration } from '../duration.ts';
 
 /** Registers `serve`. */
 export function registerServeCommand(program: Command): void {
@@ -49,12 +50,20 @@ Next steps for a new installation:
   3. Make compute nodes trust the CA:
        ${airlock} admin --data-dir ${config.dataDir} sshd-config --output-dir /etc/ssh/airlock`);
       }
-      let stopping = false;
+      let draining: ReturnType<typeof server.drain> | null = null;
       const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        say(`Received ${signal}; shutting down.`);
-        server.close().then(() => process.exit(0), (err: unknown) => {
+        if (draining !== null) {
+          // Asked again: end the sessions now rather than at AIRLOCK_DRAIN_TIMEOUT.
+          say(`Received ${signal} again; closing the remaining sessions now.`);
+          draining.hurry();
+          return;
+        }
+        say(`Received ${signal}; no new connections, not ready, open sessions may run for up to ${formatDuration(config.drainTimeoutMs)} (AIRLOCK_DRAIN_TIMEOUT).`);
+        draining = server.drain();
+        draining.done.then((r) => {
+          say(`Stopped${r.ended > 0 ? ` (${r.ended} connection${r.ended === 1 ? '' : 's'} closed at the drain timeout)` : ''}.`);
+          process.exit(0);
+        }, (err: unknown) => {
           console.error(err);
           process.exit(1);
         });

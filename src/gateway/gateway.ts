@@ -45,6 +45,7 @@ import { tellRefusal } from './refused-session.ts';
 import { GatewayBrowserLogin, type BrowserAuthConnection, type CertificateIssuer, type KeyboardPrompter } from './browser-login.ts';
 import type { BrowserLogins } from '../identity/browser-login.ts';
 import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
+import type { Drainable } from '../ops/drain.ts';
 
 const { Server: SshServer } = ssh2;
 
@@ -62,6 +63,8 @@ const PROXY_HEADER_TIMEOUT_MS = 5_000;
 /** Refusals before authentication are audited once per source and this interval (admission.ts). */
 const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
 const REFUSAL_AUDIT_MAX_SOURCES = 1_000;
+/** At shutdown, the longest wait for the forward channels' last records. */
+const CLOSE_CHANNELS_MS = 2_000;
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -105,7 +108,7 @@ export interface GatewayStats {
   hooksAvailable: boolean | null;
 }
 
-export interface Gateway {
+export interface Gateway extends Drainable {
   /** The address actually listened on. */
   readonly address: { host: string; port: number };
   /** The address users connect to. */
@@ -191,6 +194,14 @@ class GatewayServer implements Gateway {
   #address: { host: string; port: number } | null = null;
   #localAddresses: { at: number; list: string[] } | null = null;
   #stats = { logins: 0, rekeys: 0, channels: 0, hooksAvailable: null as boolean | null };
+  /** Waiting for the last connection to close (drain). */
+  #idleWaiters: (() => void)[] = [];
+  /** Waiting for the last forward channel to finish (close). */
+  #channelWaiters: (() => void)[] = [];
+  /** Settles once the listener is closed and its last connection has ended. */
+  #netClosed: Promise<void> | undefined;
+  /** Audit records still being written: close() waits for them, so a shutdown loses none. */
+  readonly #auditsInFlight = new Set<Promise<void>>();
 
   constructor(deps: GatewayDeps) {
     this.#d = deps;
@@ -304,11 +315,48 @@ class GatewayServer implements Gateway {
   async close(): Promise<void> {
     this.#watcher.stop();
     await this.#publisher.stop();
-    const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    void this.stopAccepting();
     clearInterval(this.#refusalTimer);
     this.#refusals.flush(this.#d.clock.now(), true);
+    for (const live of this.#watcher.registry.connections()) for (const ch of live.channels) ch.close();
     for (const c of this.#open) c.socket.destroy();
-    await closed;
+    await this.#netClosed;
+    // Each channel's record is written once both its halves have closed: wait for them (bounded).
+    if (this.#stats.channels > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#channelWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_CHANNELS_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+    await Promise.all(this.#auditsInFlight);
+  }
+
+  stopAccepting(): Promise<void> {
+    // net.Server#close stops accepting at once; its callback waits for every open connection.
+    this.#netClosed ??= new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    return Promise.resolve();
+  }
+
+  get openConnections(): number {
+    return this.#open.size;
+  }
+
+  whenIdle(): Promise<void> {
+    if (this.#open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  endAll(message: string): void {
+    // Authenticated clients read why (SSH_MSG_DISCONNECT; the socket is destroyed if they linger).
+    for (const live of this.#watcher.registry.connections()) {
+      live.ended = true;
+      live.end(message);
+      for (const ch of live.channels) ch.close();
+    }
+    // Anything else (still logging in, or between login and registration) is cut off.
+    for (const c of this.#open) if (this.#live.get(c) === undefined) c.socket.destroy();
   }
 
   // ---- connections and pre-authentication limits ----
@@ -391,6 +439,7 @@ class GatewayServer implements Gateway {
     socket.once('close', () => {
       this.#pending.delete(key);
       this.#open.delete(conn);
+      if (this.#open.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
       if (conn.graceTimer) clearTimeout(conn.graceTimer);
       if (conn.rekeyTimer) clearTimeout(conn.rekeyTimer);
       if (conn.identity === null) this.#penalise(conn, conn.failures > 0 ? 'authfail' : 'noauth');
@@ -821,6 +870,7 @@ class GatewayServer implements Gateway {
       if (++closedParts < 2) return;
       release();
       this.#stats.channels--;
+      if (this.#stats.channels === 0) for (const wake of this.#channelWaiters.splice(0)) wake();
       this.#audit({
         type: 'gateway.channel', outcome: 'success', actor: user, clientAddress: conn.address,
         details: {
@@ -986,7 +1036,9 @@ class GatewayServer implements Gateway {
 
   /** Records an audit event off the hot path; a failure is logged (auth paths await their own records). */
   #audit(event: AuditInput): void {
-    this.#d.audit.record(event).catch((err: unknown) => this.#log('error', 'audit record failed', { error: (err as Error).message, type: event.type }));
+    const p = this.#d.audit.record(event).catch((err: unknown) => this.#log('error', 'audit record failed', { error: (err as Error).message, type: event.type }));
+    this.#auditsInFlight.add(p);
+    void p.finally(() => this.#auditsInFlight.delete(p));
   }
 
   #log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {

@@ -8,6 +8,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/repositories.ts';
 import { BrowserLogins } from './browser-login.ts';
+import type { DecisionFeed } from './decision-feed.ts';
 import { OidcLogin } from './oidc-login.ts';
 import { WebSessions } from './web-sessions.ts';
 
@@ -20,11 +21,11 @@ export interface BrowserLoginServices {
 }
 
 /** Builds the services; `baseUrl` must answer once the HTTP listener is up. */
-export function createBrowserLoginServices(deps: { config: Config; store: Store; clock: Clock; audit: Auditor; baseUrl: () => string }): BrowserLoginServices {
+export function createBrowserLoginServices(deps: { config: Config; store: Store; clock: Clock; audit: Auditor; baseUrl: () => string; feed?: DecisionFeed }): BrowserLoginServices {
   const { config, store, clock, audit, baseUrl } = deps;
   return {
     logins: new BrowserLogins({
-      store, clock, audit, baseUrl, ttlMs: config.browserLoginTtlMs,
+      store, clock, audit, baseUrl, ttlMs: config.browserLoginTtlMs, ...(deps.feed ? { feed: deps.feed } : {}),
       startLimits: { perAddress: config.browserLoginRatePerAddress, total: config.browserLoginRateTotal },
     }),
     sessions: new WebSessions({ store, clock, ttlMs: config.webSessionTtlMs }),

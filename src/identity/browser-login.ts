@@ -4,7 +4,9 @@
  * it. A request is bound to the one connection or device flow that started it (only that caller holds
  * its id or polling secret), to the user name it asked for (only that user may approve), is valid for a
  * few minutes, and is approved once and consumed once (checklist item 7; Warpgate GHSA-c94j-vqr5-3mxr).
- * All state is in the database: the waiter polls it, so an approval handled by any replica releases it.
+ * All state is in the database: the waiter reads it when woken by a decision (decision-feed.ts: an
+ * in-process event, and PostgreSQL LISTEN/NOTIFY across replicas) and polls it as the fallback, so an
+ * approval handled by any replica releases it.
  */
 import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Auditor } from '../audit/auditor.ts';
@@ -12,10 +14,14 @@ import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { BrowserLoginKind, BrowserLoginRecord, Store, User } from '../store/repositories.ts';
 import { DEFAULT_START_LIMITS, StartLimiter, type StartLimitPolicy } from './start-limits.ts';
+import { DecisionFeed, type Wakeup } from './decision-feed.ts';
 
 /** How long a request can be approved: long enough to sign in at an identity provider, short enough to be useless later. */
 export const DEFAULT_BROWSER_LOGIN_TTL_MS = 5 * 60_000;
-/** How often a waiter reads the database (bounded load: one indexed read per waiter per interval). */
+/**
+ * How often a waiter reads the database when no wake-up comes (bounded load: one indexed read per
+ * waiter per interval). Decisions normally wake it at once (decision-feed.ts); this is the fallback.
+ */
 export const DEFAULT_BROWSER_LOGIN_POLL_MS = 500;
 /** The audit event type of an approval decision. */
 export const APPROVAL_EVENT = 'auth.browser_approval';
@@ -97,7 +103,12 @@ export interface BrowserLoginsOptions {
   pollMs?: number;
   /** Starts allowed per minute, per client address and in total (start-limits.ts). */
   startLimits?: StartLimitPolicy;
+  /** Wakes waiters when a decision is written (default: in-process only). */
+  feed?: DecisionFeed;
 }
+
+/** Wake-ups that change nothing (a stray message) end at most this many waits early; then only the poll counts. */
+const MAX_EARLY_WAKEUPS = 100;
 
 /** How long an expired request stays readable (so its link says "expired" rather than "not valid"). */
 export const EXPIRED_LOGIN_RETENTION_MS = 60 * 60_000;
@@ -119,8 +130,10 @@ export class BrowserLogins {
   readonly ttlMs: number;
   readonly pollMs: number;
   readonly #limiter: StartLimiter;
+  readonly #feed: DecisionFeed;
 
   constructor(options: BrowserLoginsOptions) {
+    this.#feed = options.feed ?? new DecisionFeed();
     this.#store = options.store;
     this.#clock = options.clock;
     this.#audit = options.audit;
@@ -217,6 +230,8 @@ export class BrowserLogins {
       if (st2 === 'expired' || st2 === 'pending') return refuse('expired', 'conflict', 'This login link has expired. Start the login again to get a new one.');
       return refuse('already_used', 'conflict', 'This login link has already been used.');
     }
+    // The waiting session (on this or another replica) reads the request again now, not at its next poll.
+    this.#feed.publish(rec.id);
     await this.#audit.record({
       type: APPROVAL_EVENT, outcome: 'success', actor: input.approver.name, clientAddress: input.clientAddress,
       details: { decision: input.decision, request: rec.id, kind: rec.kind, for_user: rec.userName, method: input.method, ssh_client_address: rec.clientAddress },
@@ -225,23 +240,34 @@ export class BrowserLogins {
   }
 
   /**
-   * Waits until the request is decided or expires, reading the database every `pollMs` (so an
-   * approval on any replica is seen), or until `signal` aborts (the connection went away). Bounded
-   * by the request's lifetime. Database errors propagate: the caller denies.
+   * Waits until the request is decided or expires, reading the database when a decision wakes it
+   * (decision-feed.ts) and every `pollMs` regardless (so an approval on any replica is seen even without
+   * a wake-up), or until `signal` aborts (the connection went away). Bounded by the request's
+   * lifetime. Database errors propagate: the caller denies.
    */
   async wait(id: string, options: { signal?: AbortSignal } = {}): Promise<WaitOutcome> {
     const { signal } = options;
     // The lifetime bounds the loop; the iteration cap bounds it even if the clock were to stand still.
     const maxIterations = Math.ceil(this.ttlMs / this.pollMs) + 2;
+    let early = 0;
     for (let i = 0; i < maxIterations; i++) {
       if (signal?.aborted) return 'aborted';
-      const rec = await this.#store.browserLogins.byId(id);
-      if (rec === undefined) return 'expired';
-      const st = status(rec, this.#clock.now());
-      if (st === 'approved' || st === 'consumed') return 'approved';
-      if (st === 'denied') return 'denied';
-      if (st === 'expired') return 'expired';
-      await sleep(this.pollMs, signal);
+      // Armed before the read: a decision written between the read and the sleep still wakes us.
+      const wakeup = early < MAX_EARLY_WAKEUPS ? this.#feed.arm(id) : undefined;
+      try {
+        const rec = await this.#store.browserLogins.byId(id);
+        if (rec === undefined) return 'expired';
+        const st = status(rec, this.#clock.now());
+        if (st === 'approved' || st === 'consumed') return 'approved';
+        if (st === 'denied') return 'denied';
+        if (st === 'expired') return 'expired';
+        if (await sleep(this.pollMs, signal, wakeup)) {
+          early++;
+          i--;
+        }
+      } finally {
+        wakeup?.cancel();
+      }
     }
     return 'expired';
   }
@@ -295,20 +321,24 @@ export class BrowserLogins {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Sleeps `ms`, or less when `signal` aborts or `wakeup` fires; resolves true when woken. */
+function sleep(ms: number, signal: AbortSignal | undefined, wakeup?: Wakeup): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal?.aborted) {
-      resolve();
+      resolve(false);
       return;
     }
-    const onAbort = () => {
+    let done = false;
+    const finish = (woken: boolean) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+      resolve(woken);
+    };
+    const onAbort = () => finish(false);
+    const timer = setTimeout(() => finish(false), ms);
     signal?.addEventListener('abort', onAbort, { once: true });
+    void wakeup?.woken.then(() => finish(true));
   });
 }

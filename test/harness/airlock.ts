@@ -24,6 +24,10 @@ export interface RunningAirlock {
   env: NodeJS.ProcessEnv;
   logs(): string;
   stop(): Promise<void>;
+  /** Resolves with the exit code (or signal) once `airlock serve` exits. */
+  exited: Promise<number | string | null>;
+  /** Sends a signal (SIGTERM: drain; SIGKILL: a crash). */
+  kill(signal: NodeJS.Signals): void;
   /** Runs `airlock admin --data-dir DIR ARGS`. */
   admin(args: string[], opts?: { input?: string }): Promise<RunResult>;
 }
@@ -33,12 +37,16 @@ export interface RunningAirlock {
  * `bin` runs another `airlock` executable (an installed package) instead of this checkout's.
  */
 export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {}, bin: string = AIRLOCK_BIN): Promise<RunningAirlock> {
-  const fullEnv: NodeJS.ProcessEnv = { ...process.env, AIRLOCK_HTTP_LISTEN: '127.0.0.1:0', AIRLOCK_SSH_LISTEN: '127.0.0.1:0', ...env };
+  // Stopping ends open sessions at once (no drain wait) unless a test asks for the drain.
+  const fullEnv: NodeJS.ProcessEnv = { ...process.env, AIRLOCK_HTTP_LISTEN: '127.0.0.1:0', AIRLOCK_SSH_LISTEN: '127.0.0.1:0', AIRLOCK_DRAIN_TIMEOUT: '0', ...env };
   const endpointsFile = join(dataDir, 'endpoints.json');
   rmSync(endpointsFile, { force: true }); // a restart must not read the previous run's ports
   const proc = startProcess(process.execPath, [bin, 'serve', '--data-dir', dataDir], { env: fullEnv });
   let exited = false;
-  proc.child.once('exit', () => (exited = true));
+  const exit = new Promise<number | string | null>((resolve) => proc.child.once('exit', (code, signal) => {
+    exited = true;
+    resolve(code ?? signal);
+  }));
   const endpoints = await waitFor('airlock serve to write endpoints.json', () => {
     if (exited) throw new Error(`airlock serve exited early:\n${proc.output()}`);
     if (!existsSync(endpointsFile)) return undefined;
@@ -56,6 +64,8 @@ export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {},
     env: fullEnv,
     logs: proc.output,
     stop: () => stopProcess(proc.child),
+    exited: exit,
+    kill: (signal) => proc.child.kill(signal),
     admin: (args, opts = {}) => run(process.execPath, [bin, 'admin', '--data-dir', dataDir, ...args], { input: opts.input, env: fullEnv, timeoutMs: 60_000 }),
   };
 }

@@ -62,7 +62,7 @@ test('/healthz answers while the process runs; /readyz lists its checks', async 
   assert.equal(ready.status, 200, ready.body);
   const report = JSON.parse(ready.body) as { ready: boolean; checks: Record<string, { ok: boolean }> };
   assert.equal(report.ready, true);
-  assert.deepEqual(Object.keys(report.checks).sort(), ['ca_keys', 'database', 'ssh_listener']);
+  assert.deepEqual(Object.keys(report.checks).sort(), ['ca_keys', 'database', 'draining', 'ssh_listener']);
 });
 
 test('/metrics parses as Prometheus text, and its counters move with a login, a refused forward and HTTP requests', async () => {
