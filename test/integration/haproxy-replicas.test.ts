@@ -249,6 +249,13 @@ test('HAProxy with the reference configuration in front of two replicas on Postg
       }
     }
     assert.ok(refusedAfter < WITHIN_MS, `the next channel was refused ${Math.round(refusedAfter)} ms after the revocation on the other replica`);
+    // The revoked master is ended by the live check (gateway-live tests); wait for it, and stop the
+    // client's master, so that the next step sees only its own session.
+    await sshF(erinCfg, ['-O', 'exit', 'lb']);
+    await waitFor('no authenticated connection left on either replica', async () => {
+      const counts = await Promise.all([r1, r2].map((r) => metric(r, 'airlock_gateway_connections', { state: 'authenticated' })));
+      return counts.every((n) => n === 0) ? true : undefined;
+    }, 15_000);
 
     // ---- 5. kill -9 during a ProxyJump session; the reconnect lands on the other replica -------------
     const daveCfg = sshConfig(dave);
