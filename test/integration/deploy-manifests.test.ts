@@ -1,0 +1,119 @@
+/**
+ * The container image definition and the Kubernetes manifests (deploy/container, deploy/kubernetes):
+ * neither a container engine nor a cluster runs here, so this checks what can be checked for real —
+ * the manifests parse, the pod runs non-root on a read-only root with the probes on /readyz and
+ * /healthz and the secrets from Secrets, ports agree with the image, every file the image copies
+ * exists — and runs the init container's key-provisioning command itself: keys made by a first start,
+ * put through that command, must be what a second start loads (same CAs, same host key).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { ROOT } from '../harness/airlock.ts';
+import { run } from '../harness/processes.ts';
+import { loadCaKeys } from '../../src/ca/ca-keys.ts';
+import { hostKeyPath, loadOrCreateHostKey } from '../../src/gateway/host-key.ts';
+import { fingerprintSha256 } from '../../src/ssh/fingerprint.ts';
+
+const CONTAINERFILE = readFileSync(join(ROOT, 'deploy', 'container', 'Containerfile'), 'utf8');
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  ports?: { name: string; containerPort: number }[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  readinessProbe?: { httpGet?: { path: string; port: string } };
+  livenessProbe?: { httpGet?: { path: string; port: string } };
+  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { drop?: string[] } };
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface Manifest {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    template?: { spec: { securityContext: { runAsNonRoot?: boolean }; containers: Container[]; initContainers: Container[]; volumes: { name: string; secret?: { secretName: string } }[] } };
+    ports?: { name: string; targetPort: string }[];
+  };
+}
+
+function manifests(): Manifest[] {
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'airlock.yaml'), 'utf8'));
+  for (const d of docs) assert.deepEqual(d.errors, [], 'the manifests parse as YAML');
+  return docs.map((d) => d.toJS() as Manifest);
+}
+
+test('the Kubernetes manifests: a Deployment that runs non-root on a read-only root, probes on /readyz and /healthz, secrets from Secrets; Services for SSH and HTTP', () => {
+  const all = manifests();
+  const deployment = all.find((m) => m.kind === 'Deployment')!;
+  const pod = deployment.spec.template!.spec;
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  const main = pod.containers.find((c) => c.name === 'airlock')!;
+  for (const c of [main, ...pod.initContainers]) {
+    assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${c.name}: read-only root`);
+    assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${c.name}: no privilege escalation`);
+    assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${c.name}: no capabilities`);
+  }
+  assert.deepEqual(main.readinessProbe?.httpGet, { path: '/readyz', port: 'http' });
+  assert.deepEqual(main.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
+  const env = new Map((main.env ?? []).map((e) => [e.name, e]));
+  assert.equal(env.get('AIRLOCK_DATABASE_URL')?.valueFrom?.secretKeyRef?.name, 'airlock-database', 'the database URL (with its password) comes from a Secret');
+  assert.equal(env.get('AIRLOCK_CA_PASSPHRASE')?.value, undefined, 'the CA passphrase is never written in the manifest');
+  // The ports the container listens on are the ones the image and the Services use.
+  const ports = new Map((main.ports ?? []).map((p) => [p.name, p.containerPort]));
+  assert.equal(env.get('AIRLOCK_SSH_LISTEN')?.value, `0.0.0.0:${ports.get('ssh')}`);
+  assert.equal(env.get('AIRLOCK_HTTP_LISTEN')?.value, `0.0.0.0:${ports.get('http')}`);
+  assert.match(CONTAINERFILE, new RegExp(`AIRLOCK_SSH_LISTEN=0\\.0\\.0\\.0:${ports.get('ssh')}`));
+  assert.match(CONTAINERFILE, new RegExp(`AIRLOCK_HTTP_LISTEN=0\\.0\\.0\\.0:${ports.get('http')}`));
+  assert.ok((main.volumeMounts ?? []).some((v) => v.mountPath === '/var/lib/airlock'), 'the data directory is a volume');
+  assert.ok(pod.volumes.some((v) => v.secret?.secretName === 'airlock-keys'), 'the keys come from a Secret');
+  const services = all.filter((m) => m.kind === 'Service');
+  assert.deepEqual(services.map((s) => s.spec.ports!.map((p) => p.targetPort)).flat().sort(), ['http', 'ssh']);
+});
+
+test('the image definition: Node 24, a non-root user, the launcher as entry point, and every file it copies exists', () => {
+  assert.match(CONTAINERFILE, /^FROM node:24-/m);
+  const users = [...CONTAINERFILE.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
+  assert.ok(users.length > 0 && !users.includes('root') && !users.includes('0'), 'runs as a non-root user');
+  assert.match(CONTAINERFILE, /^ENTRYPOINT \["node", "\/opt\/airlock\/bin\/airlock\.mjs"\]/m);
+  assert.match(CONTAINERFILE, /\/readyz/);
+  for (const m of CONTAINERFILE.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+    for (const path of m[1]!.split(/\s+/)) assert.ok(existsSync(join(ROOT, path)), `${path} exists`);
+  }
+});
+
+test('the init container\'s command puts the Secret\'s keys where a second start loads the same CAs and host key', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-k8s-keys-'));
+  try {
+    // A first start makes the keys; the operator puts them in the Secret under these names.
+    const first = join(dir, 'first');
+    const made = loadCaKeys(first);
+    const hostKey = loadOrCreateHostKey(first);
+    const keys = join(dir, 'keys');
+    mkdirSync(keys);
+    cpSync(join(first, 'ca', 'user_ca.pem'), join(keys, 'user_ca.pem'));
+    cpSync(join(first, 'ca', 'host_ca.pem'), join(keys, 'host_ca.pem'));
+    cpSync(hostKeyPath(first), join(keys, 'ssh_host_ed25519_key'));
+
+    const init = manifests().find((m) => m.kind === 'Deployment')!.spec.template!.spec.initContainers.find((c) => c.name === 'keys')!;
+    assert.equal(init.command?.[0], 'sh');
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    const script = init.command![2]!.replaceAll('/data/', `${data}/`).replaceAll('/keys/', `${keys}/`);
+    const r = await run('sh', ['-c', script]);
+    assert.equal(r.code, 0, r.stderr);
+
+    const loaded = loadCaKeys(data);
+    assert.equal(fingerprintSha256(loaded.user.publicKey.blob), fingerprintSha256(made.user.publicKey.blob));
+    assert.equal(fingerprintSha256(loaded.host.publicKey.blob), fingerprintSha256(made.host.publicKey.blob));
+    assert.equal(fingerprintSha256(loadOrCreateHostKey(data).publicKey.blob), fingerprintSha256(hostKey.publicKey.blob));
+    assert.equal(statSync(join(data, 'ca')).mode & 0o777, 0o700);
+    assert.equal(statSync(join(data, 'ca', 'user_ca.pem')).mode & 0o777, 0o600);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
