@@ -103,7 +103,7 @@ test('the init container\'s command puts the Secret\'s keys where a second start
     assert.equal(init.command?.[0], 'sh');
     const data = join(dir, 'data');
     mkdirSync(data);
-    const script = init.command![2]!.replaceAll('/data/', `${data}/`).replaceAll('/keys/', `${keys}/`);
+    const script = init.command[2]!.replaceAll('/data/', `${data}/`).replaceAll('/keys/', `${keys}/`);
     const r = await run('sh', ['-c', script]);
     assert.equal(r.code, 0, r.stderr);
 
