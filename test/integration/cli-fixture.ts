@@ -73,9 +73,9 @@ export async function runDetached(cmd: string, args: string[], env: NodeJS.Proce
   }
 }
 
-/** Starts everything; the caller stops it. */
-export async function startCliWorld(): Promise<CliWorld> {
-  const gw = await startTestGateway({ AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', AIRLOCK_GATEWAY_PENALTIES: 'off' });
+/** Starts everything (with extra gateway settings, if given); the caller stops it. */
+export async function startCliWorld(gatewayEnv: NodeJS.ProcessEnv = {}): Promise<CliWorld> {
+  const gw = await startTestGateway({ AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', AIRLOCK_GATEWAY_PENALTIES: 'off', ...gatewayEnv });
   const core = gw.server.core;
   const enrolment = await enrolUser(core.store, { name: 'alice', email: null, isAdmin: false, password: PASSWORD }, core.clock, { kdfCost: LOW_COST_FOR_TESTS });
   await gw.project('genomics', ['alice']);
