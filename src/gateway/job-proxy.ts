@@ -205,10 +205,13 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
   upstream.catch((err: unknown) => {
     upstreamFailure = err instanceof AirlockError ? err : new AirlockError('unavailable', 'The gateway could not reach the job.', { cause: err });
   });
+  let upstreamReady = false;
+  void upstream.then(() => (upstreamReady = true), () => undefined);
   client.once('close', () => {
     clientGone = true;
-    // The job went away: the researcher's connection has nothing left to carry.
-    if (!ending) endAll('The connection to the job was closed.');
+    // The job went away: the researcher's connection has nothing left to carry. (A job that was never
+    // reached is reported by each session instead: fail() below.)
+    if (!ending && upstreamReady) endAll('The connection to the job was closed.');
     settle();
   });
   client.on('error', () => undefined); // connect errors are handled above; later ones end in 'close'
@@ -318,6 +321,10 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
     down.stderr.write(`airlock: ${message}\r\n`);
     down.exit(255);
     down.end();
+    // Without the job there is nothing more to do here: the connection ends with its last session.
+    if (upstreamFailure !== undefined) down.once('close', () => {
+      if (openSessions.size === 0) conn.end();
+    });
   }
 
   /** Joins a researcher's session channel and the job's, each way, with exit status and close. */
