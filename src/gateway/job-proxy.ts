@@ -171,6 +171,8 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
       extensions: { 'permit-pty': '', ...(features.forward ? { 'permit-port-forwarding': '' } : {}), ...(features.x11 ? { 'permit-X11-forwarding': '' } : {}), ...(features.agent ? { 'permit-agent-forwarding': '' } : {}) },
     });
     useCertificateForPublickey(client, issued.certificate.blob, privateKey);
+    // Interactive keystrokes and sftp's request/response traffic must not wait for Nagle's algorithm.
+    client.once('connect', () => client.setNoDelay(true));
     let presented: string | undefined;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);

@@ -110,6 +110,8 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[] } = {}): P
     algorithms: { ...GATEWAY_ALGORITHMS, kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org'] },
   }, (conn, info) => {
     connections.add(conn);
+    // As the gateway's listener does (not in ssh2's typings for Connection).
+    (conn as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     conn.on('close', () => connections.delete(conn));
     conn.on('error', () => undefined);
     conn.on('authentication', (ctx) => {
