@@ -13,7 +13,8 @@
  *
  * Knobs: BENCH_BYTES (K/M/G), BENCH_ROUNDS (transfers per path and tool, median reported), BENCH_RUNS
  * (set-up samples per path), BENCH_IDLE (idle sessions; 0 skips), BENCH_CIPHER (default
- * aes128-gcm@openssh.com, on every hop the client controls; the proxy's own hop prefers aes128-gcm).
+ * aes128-gcm@openssh.com, on every hop the client controls; the proxy's own hop prefers aes128-gcm),
+ * BENCH_HOST_NODE_OPTIONS (NODE_OPTIONS for the proxy's process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,9 @@ interface HostInfo {
 }
 
 // The proxy's process.
-const host: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, 'job-proxy-host.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+const host: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, 'job-proxy-host.ts')], {
+  stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: env.BENCH_HOST_NODE_OPTIONS ?? '' },
+});
 const info = await new Promise<HostInfo>((resolve, reject) => {
   const rl = createInterface({ input: host.stdout! });
   rl.once('line', (l) => resolve(JSON.parse(l) as HostInfo));
