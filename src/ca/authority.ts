@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { Auditor } from '../audit/auditor.ts';
-import type { CertificateRecord, Store, User } from '../store/repositories.ts';
+import { SESSION_CERT_METHOD, type CertificateRecord, type Store, type User } from '../store/repositories.ts';
 import { signCertificate, formatCertificate, principalProblem as principalProblemOf, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
 import type { KeyObject } from 'node:crypto';
 import { formatPublicKey, assertAcceptableKey, type PublicKey } from '../ssh/keys.ts';
@@ -235,13 +235,13 @@ export class CertificateAuthority {
     const record: CertificateRecord = {
       serial, userId: req.user.id, userName: req.user.name, keyId, certType: 'user', principals: [req.loginUser],
       publicKey: formatPublicKey(req.publicKey, ''), fingerprint: fingerprintSha256(req.publicKey.blob),
-      validAfter: validAfterMs, validBefore: validBeforeMs, method: 'job-session', clientAddress: req.clientAddress, issuedAt: now,
+      validAfter: validAfterMs, validBefore: validBeforeMs, method: SESSION_CERT_METHOD, clientAddress: req.clientAddress, issuedAt: now,
       revokedAt: null, revokeReason: null,
     };
     await this.#store.certificates.insert(record);
     await this.#audit.record({
       type: 'cert.issue', outcome: 'success', actor: req.user.name, clientAddress: req.clientAddress,
-      details: { serial: serial.toString(), fingerprint: record.fingerprint, valid_before: new Date(validBeforeMs).toISOString(), method: 'job-session', job: req.job.id },
+      details: { serial: serial.toString(), fingerprint: record.fingerprint, valid_before: new Date(validBeforeMs).toISOString(), method: SESSION_CERT_METHOD, job: req.job.id },
     });
     return { serial, certificate, line: formatCertificate(certificate), record };
   }
