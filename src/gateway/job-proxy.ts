@@ -89,6 +89,8 @@ export interface JobProxyDeps {
 export interface JobProxySession {
   /** Settles when the proxy is logged in to the job; rejects with an AirlockError otherwise. */
   readonly upstream: Promise<void>;
+  /** The serial of the session certificate once it is issued (to revoke it when the job ends). */
+  readonly certificateSerial: bigint | undefined;
   /** Bytes of channel data carried so far, each way. */
   readonly bytes: { toJob: number; fromJob: number };
   /** Settles once the researcher's connection and the job connection are both closed. */
@@ -134,6 +136,8 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
   const openSessions = new Set<ServerChannel>();
   let ending = false;
   let upstreamFailure: AirlockError | undefined;
+  let serial: bigint | undefined;
+  let connectCalled = false;
 
   const audit = (type: string, outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>): void => {
     deps.audit.record({ type, outcome, actor: identity.user.name, clientAddress: identity.clientAddress, details: { job: job.id, ...details } })
@@ -170,6 +174,7 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
       jobExpiresAt: job.expiresAt, sourceAddress, clientAddress: identity.clientAddress,
       extensions: { 'permit-pty': '', ...(features.forward ? { 'permit-port-forwarding': '' } : {}), ...(features.x11 ? { 'permit-X11-forwarding': '' } : {}), ...(features.agent ? { 'permit-agent-forwarding': '' } : {}) },
     });
+    serial = issued.serial;
     useCertificateForPublickey(client, issued.certificate.blob, privateKey);
     // Interactive keystrokes and sftp's request/response traffic must not wait for Nagle's algorithm.
     client.once('connect', () => client.setNoDelay(true));
@@ -181,6 +186,7 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
         resolve();
       });
       client.once('error', onError);
+      connectCalled = true;
       client.connect({
         host: job.address, port: job.port, localAddress: sourceAddress, username: job.loginUser,
         // Only so that ssh2 tries publickey: the request itself is ssh2-client-cert-auth.ts's, signed in memory.
@@ -206,6 +212,11 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
   })();
   upstream.catch((err: unknown) => {
     upstreamFailure = err instanceof AirlockError ? err : new AirlockError('unavailable', 'The gateway could not reach the job.', { cause: err });
+    // Failed before connecting (host trust, route, certificate): the client will never emit 'close'.
+    if (!connectCalled) {
+      clientGone = true;
+      settle();
+    }
   });
   let upstreamReady = false;
   void upstream.then(() => (upstreamReady = true), () => undefined);
@@ -406,6 +417,9 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
 
   return {
     upstream,
+    get certificateSerial() {
+      return serial;
+    },
     bytes,
     closed,
     close(message) {

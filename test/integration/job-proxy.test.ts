@@ -216,6 +216,7 @@ test('the session certificate: principal = login user, source-address, key ID na
   assert.equal(r.code, 0, r.stderr);
   const connect = (await w.gw.audit('job.proxy.connect')).at(-1)!;
   const serial = BigInt(String(connect.details.serial));
+  assert.equal(w.sessions.at(-1)!.certificateSerial, serial, 'the session reports its certificate (to revoke it when the job ends)');
   const rec = (await w.gw.server.core.store.certificates.bySerial(serial))!;
   assert.equal(rec.method, 'job-session');
   assert.equal(rec.userName, 'alice');
