@@ -187,6 +187,8 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
       extensions: { 'permit-pty': '', ...(features.forward ? { 'permit-port-forwarding': '' } : {}), ...(features.x11 ? { 'permit-X11-forwarding': '' } : {}), ...(features.agent ? { 'permit-agent-forwarding': '' } : {}) },
     });
     serial = issued.serial;
+    // The researcher may have left while the certificate was minted: then there is no one to connect for.
+    if (ending) throw new AirlockError('unavailable', 'The connection ended before the job was reached.');
     useCertificateForPublickey(client, issued.certificate.blob, privateKey);
     // Interactive keystrokes and sftp's request/response traffic must not wait for Nagle's algorithm.
     client.once('connect', () => client.setNoDelay(true));
@@ -195,6 +197,8 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
       const onError = (err: Error): void => reject(err);
       client.once('ready', () => {
         client.off('error', onError);
+        // The researcher left during the login: conn's 'close' called end() before there was a connection.
+        if (ending) client.end();
         resolve();
       });
       client.once('error', onError);

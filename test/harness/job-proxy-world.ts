@@ -12,7 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
-import { proxyJobConnection, type JobProxyJob, type JobProxySession } from '../../src/gateway/job-proxy.ts';
+import { proxyJobConnection, type JobProxyDeps, type JobProxyJob, type JobProxySession } from '../../src/gateway/job-proxy.ts';
 import { GATEWAY_ALGORITHMS } from '../../src/gateway/algorithms.ts';
 import { relayConnection } from '../../src/gateway/channel-relay.ts';
 import { formatPublicKey, parsePublicKey, publicKeyFromKeyObject } from '../../src/ssh/keys.ts';
@@ -44,6 +44,10 @@ export interface JobProxyWorld {
   /** The description the next connections get (the default: host-certificate trust). */
   description(overrides?: Partial<JobProxyJob>): JobProxyJob;
   setJob(job: JobProxyJob): void;
+  /** Researcher connections the front server has open. */
+  openConnections(): number;
+  /** Holds every session certificate until the returned function is called (to test what happens meanwhile). */
+  holdCertificates(): () => void;
   /** ssh arguments up to and including the destination, for the front server. */
   sshArgs(extra?: string[]): string[];
   stop(): Promise<void>;
@@ -99,6 +103,16 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[]; researche
     ...overrides,
   });
   let current = description();
+  let hold: Promise<void> | undefined;
+  const ca: JobProxyDeps['ca'] = {
+    get hostCaKey() {
+      return core.ca.hostCaKey;
+    },
+    async issueSessionCertificate(req) {
+      if (hold !== undefined) await hold;
+      return core.ca.issueSessionCertificate(req);
+    },
+  };
   const sessions: JobProxySession[] = [];
 
   // The front server: the job port's stand-in. alice logs in with her key; the proxy takes over.
@@ -130,7 +144,7 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[]; researche
       const socket = (conn as unknown as { _sock: Socket })._sock;
       const researcherRelays = relays ? relayConnection(conn, socket, () => undefined) : undefined;
       sessions.push(proxyJobConnection(conn, { user: alice, clientAddress: info.ip }, current, {
-        ca: core.ca, audit: core.audit, clock: core.clock, sourceAddress: '127.0.0.1', ...(researcherRelays ? { researcherRelays } : {}),
+        ca, audit: core.audit, clock: core.clock, sourceAddress: '127.0.0.1', ...(researcherRelays ? { researcherRelays } : {}),
       }));
     });
   });
@@ -146,6 +160,15 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[]; researche
     front: { port, knownHosts, hostKeyFingerprint }, sessions, description,
     setJob(j) {
       current = j;
+    },
+    openConnections: () => connections.size,
+    holdCertificates() {
+      let release!: () => void;
+      hold = new Promise<void>((r) => (release = r));
+      return () => {
+        hold = undefined;
+        release();
+      };
     },
     sshArgs: (extra = []) => [
       '-F', '/dev/null', '-p', String(port), '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',

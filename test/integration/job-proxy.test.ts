@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
@@ -337,5 +337,36 @@ test('without the researcher connection\'s relays (stream pipes), the same bytes
     assert.equal(r.stdout.split(' ')[0], sha256File(src));
   } finally {
     await piped.stop();
+  }
+});
+
+test('a researcher who leaves while the proxy logs in to the job leaves no connection to the job behind', async () => {
+  // Gone while the session certificate is minted, and gone while the job's sshd is slow to answer.
+  const slow = createServer((s) => {
+    s.on('error', () => undefined);
+    const timer = setTimeout(() => {
+      const j = connect({ host: '127.0.0.1', port: w.job.port });
+      j.on('error', () => s.destroy());
+      s.pipe(j).pipe(s);
+      s.once('close', () => j.destroy());
+    }, 500);
+    s.once('close', () => clearTimeout(timer));
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+  try {
+    for (const phase of ['certificate', 'login'] as const) {
+      w.setJob(phase === 'login' ? w.description({ port: (slow.address() as AddressInfo).port }) : w.description());
+      const release = phase === 'certificate' ? w.holdCertificates() : () => undefined;
+      const before = w.sessions.length;
+      const open = w.openConnections();
+      const { client } = await researcher();
+      client.end();
+      await waitFor('the front server to see the researcher go', () => (w.openConnections() === open ? true : undefined), 5_000, 10);
+      release();
+      await within(w.sessions[before]!.closed, 15_000, `the proxy's connection to the job closing (researcher gone during the ${phase})`);
+    }
+  } finally {
+    w.setJob(w.description());
+    slow.close();
   }
 });
