@@ -9,6 +9,8 @@ import { AirlockError } from './errors.ts';
 import { parseDuration } from './duration.ts';
 import { parseCidr } from './ssh/cidr.ts';
 import { parseHostNames } from './gateway/host-certificate.ts';
+import { parseJobsConfig } from './jobs/jobs-config.ts';
+import type { PortPool } from './jobs/job.ts';
 import { firstFactors, parseChainOverrides, parseChains, type AuthChainPolicy } from './gateway/auth-chains.ts';
 import { OIDC_FILE_KEYS, parseOidcSettings, type OidcSettings } from './identity/oidc-settings.ts';
 
@@ -58,6 +60,8 @@ export interface Config {
   browserLoginRatePerAddress: number;
   /** Browser-login requests this process starts per minute in total. */
   browserLoginRateTotal: number;
+  /** Gateway ports for per-job endpoints (`AIRLOCK_JOB_PORTS`, `AIRLOCK_JOB_PORT_QUARANTINE`); null = jobs off. */
+  jobPorts: PortPool | null;
 }
 
 /** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
@@ -114,7 +118,7 @@ const FILE_KEYS = [
   'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt', 'gateway_max_session', 'gateway_live_check',
   'gateway_max_connections_per_user', 'gateway_max_connections_per_address', 'gateway_max_channels_per_user',
   'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', 'trusted_proxy_header', 'metrics_allow',
-  'browser_login_rate_per_address', 'browser_login_rate_total', ...OIDC_FILE_KEYS,
+  'browser_login_rate_per_address', 'browser_login_rate_total', 'job_ports', 'job_port_quarantine', ...OIDC_FILE_KEYS,
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
 
@@ -311,5 +315,6 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     trustedProxyHeader: proxyHeader(pick('trusted_proxy_header') ?? 'x-forwarded-for'),
     browserLoginRatePerAddress: wholeNumber(pick('browser_login_rate_per_address') ?? '10', 'AIRLOCK_BROWSER_LOGIN_RATE_PER_ADDRESS', 1, 100_000),
     browserLoginRateTotal: wholeNumber(pick('browser_login_rate_total') ?? '600', 'AIRLOCK_BROWSER_LOGIN_RATE_TOTAL', 1, 1_000_000),
+    jobPorts: parseJobsConfig(pick('job_ports'), pick('job_port_quarantine')),
   };
 }
