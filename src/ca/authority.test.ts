@@ -122,3 +122,34 @@ test('two users whose names map to one target account get no certificate (bob@un
 test('the CA refuses to certify its own keys', async () => {
   await assert.rejects(ca.issueUserCertificate({ user: alice, publicKey: ca.userCaKey, method: 'api', clientAddress: null }), (e) => isAirlockError(e, 'invalid_key'));
 });
+
+test('a session certificate for the job proxy: the login user only, the gateway\'s address, until the job ends; no quota; revocable', async () => {
+  const before = (await store.certificates.issuedSince(bob.id, clock.now() - DAY_MS, 100)).length;
+  const jobEnds = clock.now() + 30 * 60_000;
+  const issued = await ca.issueSessionCertificate({
+    user: bob, job: { id: 'j-1', name: 'job1' }, loginUser: 'ubuntu', publicKey: newKey(), jobExpiresAt: jobEnds,
+    sourceAddress: '10.1.0.2', extensions: { 'permit-pty': '' }, clientAddress: '192.0.2.9',
+  });
+  const c = issued.certificate;
+  assert.deepEqual(c.principals, ['ubuntu']);
+  assert.equal(c.keyId, 'Test:job-session:bob:job1');
+  assert.deepEqual(c.criticalOptions, { 'source-address': '10.1.0.2' });
+  assert.equal(c.validBefore, BigInt(jobEnds / 1000));
+  verifyCertificate(c, { trustedCaBlobs: [ca.userCaKey.blob], now: BigInt(clock.now() / 1000), type: 'user', principal: 'ubuntu', sourceAddress: '10.1.0.2' });
+  const rec = await store.certificates.bySerial(issued.serial);
+  assert.equal(rec?.method, 'job-session');
+  assert.equal(rec?.userName, 'bob');
+  // A job that lives on: at most SESSION_CERT_MAX_MS (4 h).
+  const long = await ca.issueSessionCertificate({
+    user: bob, job: { id: 'j-2', name: 'job2' }, loginUser: 'ubuntu', publicKey: newKey(), jobExpiresAt: null,
+    sourceAddress: '10.1.0.2', extensions: {}, clientAddress: null,
+  });
+  assert.equal(long.certificate.validBefore, BigInt(Math.ceil((clock.now() + 4 * 3600_000) / 1000)));
+  // Not counted against the daily quota the researcher's own certificates use… but in the ledger.
+  assert.equal((await store.certificates.issuedSince(bob.id, clock.now() - DAY_MS, 100)).length, before);
+  await ca.revoke(issued.serial, { actor: 'test' });
+  assert.ok(isRevokedInKrl(parseKrl(await ca.krl()), { cert: c }));
+  // An ended job gets none, and a login user sshd would misread is refused.
+  await assert.rejects(ca.issueSessionCertificate({ user: bob, job: { id: 'j-3', name: 'job3' }, loginUser: 'ubuntu', publicKey: newKey(), jobExpiresAt: clock.now() - 1, sourceAddress: '10.1.0.2', extensions: {}, clientAddress: null }), (e) => isAirlockError(e, 'forbidden'));
+  await assert.rejects(ca.issueSessionCertificate({ user: bob, job: { id: 'j-4', name: 'job4' }, loginUser: 'a,b', publicKey: newKey(), jobExpiresAt: null, sourceAddress: '10.1.0.2', extensions: {}, clientAddress: null }), (e) => isAirlockError(e, 'bad_request'));
+});

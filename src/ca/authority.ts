@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { Auditor } from '../audit/auditor.ts';
-import type { CertificateRecord, Store, User } from '../store/repositories.ts';
-import { signCertificate, formatCertificate, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
+import { SESSION_CERT_METHOD, type CertificateRecord, type Store, type User } from '../store/repositories.ts';
+import { signCertificate, formatCertificate, principalProblem as principalProblemOf, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
 import type { KeyObject } from 'node:crypto';
 import { formatPublicKey, assertAcceptableKey, type PublicKey } from '../ssh/keys.ts';
 import { fingerprintSha256 } from '../ssh/fingerprint.ts';
@@ -39,6 +39,9 @@ function randomSerial(): bigint {
 }
 
 const toSeconds = (ms: number): bigint => BigInt(Math.floor(ms / 1000));
+
+/** The longest a per-job session certificate lives: it only has to outlast the proxy's login to the job. */
+export const SESSION_CERT_MAX_MS = 4 * 60 * 60 * 1000;
 
 export class CertificateAuthority {
   readonly #keys: CaKeys;
@@ -201,6 +204,45 @@ export class CertificateAuthority {
     };
     await this.#store.certificates.insert(record);
     await this.#audit.record({ type: 'cert.issue_host', outcome: 'success', actor: req.actor, clientAddress: null, details: { serial: serial.toString(), principals: req.principals } });
+    return { serial, certificate, line: formatCertificate(certificate), record };
+  }
+
+  /**
+   * Issues a session certificate for the per-job proxy: the gateway's own in-memory key, logging in as
+   * the job's login user on behalf of `user`, valid until the job ends or SESSION_CERT_MAX_MS at most,
+   * usable only from the gateway's address towards the job. It is in the user's ledger and revocable,
+   * but does not count against the user's daily quota (the user did not ask for a certificate).
+   */
+  async issueSessionCertificate(req: {
+    user: Pick<User, 'id' | 'name'>; job: { id: string; name: string }; loginUser: string; publicKey: PublicKey; jobExpiresAt: number | null;
+    sourceAddress: string; extensions: Record<string, string>; clientAddress: string | null;
+  }): Promise<IssuedCertificate> {
+    const now = this.#clock.now();
+    const principalProblem = principalProblemOf(req.loginUser);
+    if (principalProblem !== undefined) throw new AirlockError('bad_request', `The job's login user "${req.loginUser}" ${principalProblem}.`);
+    const validAfterMs = Math.floor(now / 1000) * 1000 - 60_000;
+    const untilMs = Math.min(now + SESSION_CERT_MAX_MS, req.jobExpiresAt ?? Number.POSITIVE_INFINITY);
+    if (untilMs <= now) throw new AirlockError('forbidden', 'The job has ended; ask for a new job.');
+    const validBeforeMs = Math.ceil(untilMs / 1000) * 1000;
+    const serial = randomSerial();
+    const keyId = `${this.#issuer}:job-session:${req.user.name}:${req.job.name}`;
+    const fields: CertificateFields = {
+      type: 'user', publicKey: req.publicKey, serial, keyId, principals: [req.loginUser],
+      validAfter: toSeconds(validAfterMs), validBefore: toSeconds(validBeforeMs),
+      criticalOptions: { 'source-address': req.sourceAddress }, extensions: req.extensions,
+    };
+    const certificate = this.#postSignCheck(this.#sign(fields, this.#keys.user.privateKey, keyId), fields);
+    const record: CertificateRecord = {
+      serial, userId: req.user.id, userName: req.user.name, keyId, certType: 'user', principals: [req.loginUser],
+      publicKey: formatPublicKey(req.publicKey, ''), fingerprint: fingerprintSha256(req.publicKey.blob),
+      validAfter: validAfterMs, validBefore: validBeforeMs, method: SESSION_CERT_METHOD, clientAddress: req.clientAddress, issuedAt: now,
+      revokedAt: null, revokeReason: null,
+    };
+    await this.#store.certificates.insert(record);
+    await this.#audit.record({
+      type: 'cert.issue', outcome: 'success', actor: req.user.name, clientAddress: req.clientAddress,
+      details: { serial: serial.toString(), fingerprint: record.fingerprint, valid_before: new Date(validBeforeMs).toISOString(), method: SESSION_CERT_METHOD, job: req.job.id },
+    });
     return { serial, certificate, line: formatCertificate(certificate), record };
   }
 

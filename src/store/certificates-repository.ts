@@ -7,7 +7,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AirlockError } from '../errors.ts';
 import { isUniqueViolation } from './db-errors.ts';
-import type { CertificateRecord, CertificateRepository } from './repositories.ts';
+import { SESSION_CERT_METHOD, type CertificateRecord, type CertificateRepository } from './repositories.ts';
 import { fromSerial, toInt, toIntOrNull, toOneOf, toSerial, toStringArray } from './row-values.ts';
 import type { CertificatesTable, Database } from './schema.ts';
 import type { SqlDialect } from './database.ts';
@@ -40,6 +40,7 @@ async function unrevokedIssuedSince(db: Kysely<Database> | Transaction<Database>
     .select('issued_at')
     .where('user_id', '=', userId)
     .where('cert_type', '=', 'user')
+    .where('method', '!=', SESSION_CERT_METHOD)
     .where('issued_at', '>=', since)
     .where('revoked_at', 'is', null)
     .orderBy('issued_at', 'desc');

@@ -119,6 +119,12 @@ export interface CertificateRecord {
   revokeReason: string | null;
 }
 
+/**
+ * The ledger method of the certificates the per-job proxy mints for its own logins to jobs: listed and
+ * revocable like any other, but not counted against the user's daily quota (the user asked for none).
+ */
+export const SESSION_CERT_METHOD = 'job-session';
+
 export interface CertificateRepository {
   /** Stores an issued certificate; throws AirlockError('conflict') on a duplicate serial (any uint64 is storable). */
   insert(record: CertificateRecord): Promise<void>;
