@@ -22,6 +22,7 @@ import { createBrowserLoginServices, type BrowserLoginServices } from './identit
 import { Inventory } from './inventory/inventory.ts';
 import { KeyRegistry } from './inventory/key-registry.ts';
 import { ApiTokens } from './inventory/api-tokens.ts';
+import { JobsService } from './jobs/jobs-service.ts';
 import { createLogger, stderrSink } from './log.ts';
 import { startGateway, type Gateway } from './gateway/gateway.ts';
 import { formatEndpoint, loadOrCreateHostKey } from './gateway/host-key.ts';
@@ -47,6 +48,8 @@ export interface Core {
   inventory: Inventory;
   keyRegistry: KeyRegistry;
   apiTokens: ApiTokens;
+  /** Per-job endpoints (jobs/jobs-service.ts); creating one fails with a clear error without AIRLOCK_JOB_PORTS. */
+  jobs: JobsService;
   close(): Promise<void>;
 }
 
@@ -76,7 +79,8 @@ export async function openCore(config: Config, opts: { clock?: Clock; log?: ((li
   const inventory = new Inventory({ store, clock, audit });
   const keyRegistry = new KeyRegistry({ store, clock, audit });
   const apiTokens = new ApiTokens({ store, tokens, audit, clock });
-  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, close: () => store.close() };
+  const jobs = new JobsService({ store, clock, audit, pool: config.jobPorts });
+  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, jobs, close: () => store.close() };
 }
 
 export interface RunningServer {
@@ -140,6 +144,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       browserLogin: { logins: browserLogin.logins, ca: core.ca },
       trustedProxies: config.trustedProxies,
       logger,
+      jobs: config.jobPorts === null ? undefined : { ca: core.ca },
     });
   } catch (err) {
     hostCertificate?.stop();
@@ -167,6 +172,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       },
     },
     gatewayTrust: () => gateway.trust(),
+    jobs: { service: core.jobs, gatewayHost: () => gateway.publicAddress.host },
     log: (msg, err) => logger.error(msg, err),
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
     inventory: core.inventory, keyRegistry: core.keyRegistry,

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Connection } from 'ssh2';
 import type { Auditor, AuditInput } from '../audit/auditor.ts';
+import type { CertificateAuthority } from '../ca/authority.ts';
 import type { Clock } from '../clock.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { InventoryPort, KeyRegistryPort } from '../inventory/ports.ts';
@@ -46,6 +47,14 @@ export interface GatewayDeps {
   browserLogin?: { logins: BrowserLogins; ca?: CertificateIssuer } | undefined;
   /** Load balancers (CIDRs, `AIRLOCK_TRUSTED_PROXIES`) that must, and alone may, send a PROXY protocol header. */
   trustedProxies?: readonly string[] | undefined;
+  /** Per-job endpoints (job-listeners.ts, job-connections.ts); absent = no job ports. */
+  jobs?: {
+    ca: Pick<CertificateAuthority, 'issueSessionCertificate' | 'hostCaKey'>;
+    /** How often the job listeners are reconciled with the database (default 500 ms). */
+    reconcileMs?: number | undefined;
+    /** The gateway's address towards jobs; a route lookup when absent. */
+    sourceAddress?: string | undefined;
+  } | undefined;
 }
 
 /** One TCP connection's state; kept small, there may be tens of thousands. */
@@ -80,6 +89,8 @@ export interface Conn {
   software?: string;
   /** The connection's entry in the live-connection registry (live-registry.ts), once authenticated. */
   live?: LiveConnection;
+  /** The job whose port the connection came in on (job-listeners.ts); absent on the main port. */
+  jobId?: string;
 }
 
 /** What ssh2 passes with a new connection: the peer, and its identification string once read. */

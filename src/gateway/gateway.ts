@@ -25,6 +25,8 @@ import { gatewayContext, noop, type Conn, type GatewayContext, type GatewayDeps,
 import { GatewayDoor } from './gateway-door.ts';
 import { rekeyIfDue, setRekeyBudget, startRekeyTimer, watchRekeys } from './gateway-rekey.ts';
 import { gatewayTrust, type GatewayTrust } from './host-key.ts';
+import { JobConnections } from './job-connections.ts';
+import { JobListeners } from './job-listeners.ts';
 import { LiveWatcher } from './live-watcher.ts';
 import { LobbySessions } from './lobby-session.ts';
 import { disconnectWithMessage } from './ssh2-disconnect.ts';
@@ -65,6 +67,8 @@ export interface Gateway {
   stats(): GatewayStats;
   /** Whether the SSH listener accepts connections (readiness). */
   readonly listening: boolean;
+  /** The job ports this replica listens on, by job id (empty without jobs). */
+  jobPorts(): Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -86,6 +90,8 @@ class GatewayServer implements Gateway {
   readonly #net: NetServer;
   /** Ends live connections and channels whose access was taken away (live-watcher.ts). */
   readonly #watcher: LiveWatcher;
+  /** Per-job endpoints, when configured. */
+  readonly #jobs: { listeners: JobListeners; connections: JobConnections } | null = null;
   #address: { host: string; port: number } | null = null;
 
   constructor(deps: GatewayDeps) {
@@ -119,6 +125,17 @@ class GatewayServer implements Gateway {
     // Our own TCP server, so that limits apply before ssh2 allocates anything for the connection.
     this.#net = createServer({ noDelay: true }, (socket) => this.#door.accept(socket));
     this.#net.on('error', (err) => ctx.log('warn', 'listener error', { error: err.message }));
+    if (deps.jobs !== undefined) {
+      const listeners: JobListeners = new JobListeners({
+        ctx, door: this.#door, jobs: deps.store.jobs, host: deps.listen.host, intervalMs: deps.jobs.reconcileMs ?? 500,
+        endConnection: (conn, message) => connections.end(conn, message),
+        jobEnded: (job) => connections.jobEnded(job),
+      });
+      const connections: JobConnections = new JobConnections({
+        ctx, jobs: deps.store.jobs, certificates: deps.store.certificates, ca: deps.jobs.ca, jobOf: (conn) => listeners.jobOf(conn), sourceAddress: deps.jobs.sourceAddress,
+      });
+      this.#jobs = { listeners, connections };
+    }
   }
 
   listen(): Promise<void> {
@@ -132,7 +149,8 @@ class GatewayServer implements Gateway {
         if (this.#ctx.cfg.allowLoopbackTargets) {
           this.#ctx.log('warn', 'AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS is on: targets may be loopback addresses. For tests and single-host demos only, never in production.', {});
         }
-        resolve();
+        if (this.#jobs === null) resolve();
+        else this.#jobs.listeners.start().then(resolve, reject);
       });
     });
   }
@@ -172,8 +190,13 @@ class GatewayServer implements Gateway {
     };
   }
 
+  jobPorts(): Map<string, number> {
+    return this.#jobs?.listeners.ports() ?? new Map<string, number>();
+  }
+
   async close(): Promise<void> {
     this.#watcher.stop();
+    await this.#jobs?.listeners.stop();
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     this.#door.close();
     await closed;
@@ -193,6 +216,19 @@ class GatewayServer implements Gateway {
       if (conn.identity !== null) ctx.refused(conn, 'channel', { channel_type: type.slice(0, 64) });
     });
     ctx.counters.hooksAvailable = conn.hooks.hooksAvailable;
+    const jobs = conn.jobId === undefined ? null : this.#jobs;
+    if (jobs !== null) {
+      // A job's port: the same authentication, then ownership; the job proxy handles every channel.
+      client.on('authentication', (authCtx: AuthContext) => void this.#authFlow.onAuth(conn, authCtx, jobs.connections.authorize));
+      client.on('ready', () => {
+        this.#onReady(conn);
+        // Rekey by volume: the proxy's channels bypass the relay, so the socket's own reads count.
+        conn.socket.on('data', () => rekeyIfDue(conn));
+        void jobs.connections.ready(conn);
+      });
+      watchRekeys(ctx, conn);
+      return;
+    }
     client.on('authentication', (authCtx: AuthContext) => void this.#authFlow.onAuth(conn, authCtx));
     client.on('ready', () => this.#onReady(conn));
     watchRekeys(ctx, conn);
@@ -222,7 +258,7 @@ class GatewayServer implements Gateway {
     setRekeyBudget(this.#ctx, conn);
     // Rekey by volume: checked when data arrives from the client, and from each target (what we are
     // about to send), so both directions are covered without a timer or any per-packet allocation.
-    if (conn.client !== null) conn.relays = relayConnection(conn.client, socket, () => rekeyIfDue(conn));
+    if (conn.client !== null && conn.jobId === undefined) conn.relays = relayConnection(conn.client, socket, () => rekeyIfDue(conn));
     if (conn.identity !== null) {
       conn.live = this.#watcher.registry.add({
         socket, identity: conn.identity, clientAddress: conn.address, openedAt: this.#d.clock.now(),
