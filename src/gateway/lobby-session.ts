@@ -127,6 +127,7 @@ export class LobbySessions {
         userName: id.user.name, method: id.method, serial: id.serial, validBefore: id.validBefore,
         targets: cmd.kind === 'text' || cmd.kind === 'json' ? await this.#d.forward.targets(conn) : [],
         gateway: this.#d.publicAddress(), now: ctx.deps.clock.now(), clientAddress: conn.address, client: lobbyClientOf(conn.software),
+        ...(ctx.deps.jobs !== undefined && (cmd.kind === 'text' || cmd.kind === 'json') ? { jobs: await ctx.deps.store.jobs.listForUser(id.user.id, ctx.deps.clock.now()) } : {}),
       };
       if (cmd.kind === 'text') out = renderLobbyText(view);
       else if (cmd.kind === 'json') out = renderLobbyJson(view);

@@ -86,6 +86,13 @@ test('a job registered through the API: its owner gets a shell with exit codes, 
   assert.equal(created.json.command, `ssh -p ${port} -L 8888:localhost:8888 127.0.0.1`);
   await waitFor('the job port listens', () => (gw.server.gateway.jobPorts().get(id) === port ? true : undefined), 5_000);
 
+  // The lobby on the main port shows the owner the ready command.
+  const lobby = await run('ssh', [
+    '-F', '/dev/null', '-p', String(gw.port), '-i', alice.key, '-o', `CertificateFile=${alice.cert}`, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
+    '-o', `UserKnownHostsFile=${gw.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', 'alice@127.0.0.1', 'hosts',
+  ], { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 30_000 });
+  assert.match(lobby.stdout, new RegExp(`ssh -p ${port} -L 8888:localhost:8888 alice@127\\.0\\.0\\.1`), lobby.stderr);
+
   // The owner lands in the job, with its exit status.
   const ok = await ssh(alice, port, ['echo', 'in-the-job', ';', 'exit', '3']);
   assert.equal(ok.stdout.trim(), 'in-the-job', ok.stderr);
