@@ -155,7 +155,7 @@ export function jobJson(job: Job, gateway: { host: string } | null): Record<stri
     client_cidrs: job.clientCidrs, services: job.services, host_key: job.hostKey,
     created_at: new Date(job.createdAt).toISOString(), expires_at: new Date(job.expiresAt).toISOString(),
     ended_at: job.endedAt === null ? null : new Date(job.endedAt).toISOString(),
-    ...(gateway === null ? {} : { command: jobCommand(job, gateway.host, null) }),
+    ...(gateway === null ? {} : { gateway_host: gateway.host, command: jobCommand(job, gateway.host, null) }),
   };
 }
 

@@ -17,6 +17,7 @@ import { startTestGateway, type TestGateway, type UserKey } from '../harness/gat
 import { freePort, run, waitFor } from '../harness/processes.ts';
 import { startSshd, type TestSshd } from '../harness/sshd.ts';
 import { parsePublicKey } from '../../src/ssh/keys.ts';
+import { fetchJobs, jobSshCommand } from '../../src/cli/jobs-info.ts';
 
 let gw: TestGateway;
 let job: TestSshd;
@@ -92,6 +93,12 @@ test('a job registered through the API: its owner gets a shell with exit codes, 
     '-o', `UserKnownHostsFile=${gw.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', 'alice@127.0.0.1', 'hosts',
   ], { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 30_000 });
   assert.match(lobby.stdout, new RegExp(`ssh -p ${port} -L 8888:localhost:8888 alice@127\\.0\\.0\\.1`), lobby.stderr);
+
+  // airlock hosts (the CLI) lists it for alice with the same command; bob, no owner, does not see it.
+  const sessionOf = async (name: string) => (await gw.server.core.tokens.issue((await gw.server.core.store.users.byName(name))!, { kind: 'session', ttlMs: 600_000 })).token;
+  const forAlice = await fetchJobs({ server: gw.server.httpUrl, token: await sessionOf('alice') });
+  assert.deepEqual(forAlice.map((j) => jobSshCommand(j, 'alice')), [`ssh -p ${port} -L 8888:localhost:8888 alice@127.0.0.1`]);
+  assert.deepEqual(await fetchJobs({ server: gw.server.httpUrl, token: await sessionOf('bob') }), []);
 
   // The owner lands in the job, with its exit status.
   const ok = await ssh(alice, port, ['echo', 'in-the-job', ';', 'exit', '3']);
