@@ -1,19 +1,21 @@
 /**
  * Per-job endpoints end to end (issue 13): an orchestrator registers a job through the API with a
  * `jobs:write` token; stock OpenSSH logs in with `ssh -p PORT alice@gateway` and lands on a real sshd as
- * the job (through the terminating proxy), with exit codes; a client outside the job's CIDRs is cut
+ * the job (through the terminating proxy), with exit codes; scp with a matching SHA-256, `-L` to the
+ * job's service, PuTTY's plink with `-P PORT`; a client outside the job's CIDRs is cut
  * before the banner (a raw socket bound to 127.0.0.2); a user who does not own the job is refused;
  * ending the job closes a live session within a second, the port refuses, and the job log lists each
  * connection with address and port (GET /api/v1/jobs/{id}/events).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { airlock } from '../harness/airlock.ts';
-import { startTestGateway, type TestGateway, type UserKey } from '../harness/gateway.ts';
+import { startHttpService, startTestGateway, type TestGateway, type UserKey } from '../harness/gateway.ts';
 import { freePort, run, waitFor } from '../harness/processes.ts';
 import { startSshd, type TestSshd } from '../harness/sshd.ts';
 import { parsePublicKey } from '../../src/ssh/keys.ts';
@@ -26,6 +28,7 @@ let bob: UserKey;
 let token: string;
 let hostCert: string;
 let portBase: number;
+let web: Awaited<ReturnType<typeof startHttpService>>;
 
 before(async () => {
   portBase = await freePort();
@@ -45,10 +48,12 @@ before(async () => {
   const cert = await core.ca.issueHostCertificate({ publicKey: parsePublicKey(readFileSync(`${hostKey}.pub`, 'utf8').trim()), principals: ['job-1', '127.0.0.1'], ttlMs: 24 * 3600_000, actor: 'test' });
   hostCert = cert.line;
   writeFileSync(`${hostKey}-cert.pub`, cert.line + '\n');
-  job = await startSshd(nodeDir, [...cfg.stdout.trim().split('\n'), `HostCertificate ${hostKey}-cert.pub`]);
+  job = await startSshd(nodeDir, [...cfg.stdout.trim().split('\n'), `HostCertificate ${hostKey}-cert.pub`, 'AllowTcpForwarding yes', 'Subsystem sftp internal-sftp']);
+  web = await startHttpService('127.0.0.1', 'hello from jupyter');
 });
 
 after(async () => {
+  await web?.stop();
   await job?.stop();
   await gw?.stop();
 });
@@ -78,13 +83,13 @@ const ssh = (u: UserKey, port: number, command: string[]) => run('ssh', sshArgs(
 test('a job registered through the API: its owner gets a shell with exit codes, others and outside networks are refused, ending it closes a live session and the port, and the job log lists every connection', async () => {
   const created = await api('POST', '/api/v1/jobs', {
     name: 'job-1', owners: ['alice'], host: '127.0.0.1', ssh_port: job.port, login_user: 'root',
-    client_cidrs: ['127.0.0.1/32'], services: ['jupyter=8888'], host_key: hostCert, expires_in: '2h',
+    client_cidrs: ['127.0.0.1/32'], services: [`jupyter=${web.port}`], host_key: hostCert, expires_in: '2h',
   });
   assert.equal(created.status, 201, JSON.stringify(created.json));
   const id = created.json.id as string;
   const port = created.json.port as number;
   assert.ok(port >= portBase && port <= portBase + 3);
-  assert.equal(created.json.command, `ssh -p ${port} -L 8888:localhost:8888 127.0.0.1`);
+  assert.equal(created.json.command, `ssh -p ${port} -L ${web.port}:localhost:${web.port} 127.0.0.1`);
   await waitFor('the job port listens', () => (gw.server.gateway.jobPorts().get(id) === port ? true : undefined), 5_000);
 
   // The lobby on the main port shows the owner the ready command.
@@ -92,18 +97,53 @@ test('a job registered through the API: its owner gets a shell with exit codes, 
     '-F', '/dev/null', '-p', String(gw.port), '-i', alice.key, '-o', `CertificateFile=${alice.cert}`, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
     '-o', `UserKnownHostsFile=${gw.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', 'alice@127.0.0.1', 'hosts',
   ], { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 30_000 });
-  assert.match(lobby.stdout, new RegExp(`ssh -p ${port} -L 8888:localhost:8888 alice@127\\.0\\.0\\.1`), lobby.stderr);
+  assert.match(lobby.stdout, new RegExp(`ssh -p ${port} -L ${web.port}:localhost:${web.port} alice@127\\.0\\.0\\.1`), lobby.stderr);
 
   // airlock hosts (the CLI) lists it for alice with the same command; bob, no owner, does not see it.
   const sessionOf = async (name: string) => (await gw.server.core.tokens.issue((await gw.server.core.store.users.byName(name))!, { kind: 'session', ttlMs: 600_000 })).token;
   const forAlice = await fetchJobs({ server: gw.server.httpUrl, token: await sessionOf('alice') });
-  assert.deepEqual(forAlice.map((j) => jobSshCommand(j, 'alice')), [`ssh -p ${port} -L 8888:localhost:8888 alice@127.0.0.1`]);
+  assert.deepEqual(forAlice.map((j) => jobSshCommand(j, 'alice')), [`ssh -p ${port} -L ${web.port}:localhost:${web.port} alice@127.0.0.1`]);
   assert.deepEqual(await fetchJobs({ server: gw.server.httpUrl, token: await sessionOf('bob') }), []);
 
   // The owner lands in the job, with its exit status.
   const ok = await ssh(alice, port, ['echo', 'in-the-job', ';', 'exit', '3']);
   assert.equal(ok.stdout.trim(), 'in-the-job', ok.stderr);
   assert.equal(ok.code, 3);
+
+  // scp moves a file with a matching SHA-256; -L reaches the job's service.
+  const file = join(gw.dir, 'payload.bin');
+  const payload = randomBytes(8 * 1024 * 1024);
+  writeFileSync(file, payload);
+  const scpArgs = sshArgs(alice, port, []).filter((a) => a !== '-p' && a !== String(port) && a !== 'alice@127.0.0.1');
+  const remote = `/tmp/airlock-job-${process.pid}.bin`;
+  const up = await run('scp', ['-P', String(port), ...scpArgs, file, `alice@127.0.0.1:${remote}`], { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
+  assert.equal(up.code, 0, up.stderr);
+  const sum = await ssh(alice, port, ['sha256sum', remote, ';', 'rm', '-f', remote]);
+  assert.equal(sum.stdout.split(' ')[0], createHash('sha256').update(payload).digest('hex'));
+  const localPort = await freePort();
+  const tunnel = spawn('ssh', sshArgs(alice, port, ['-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${localPort}:localhost:${web.port}`]), { stdio: 'ignore', env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  try {
+    const body = await waitFor('the tunnel to the job\'s service', async () => {
+      try {
+        return await (await fetch(`http://127.0.0.1:${localPort}/lab`)).text();
+      } catch {
+        return undefined;
+      }
+    }, 15_000, 100);
+    assert.match(body, /hello from jupyter/);
+  } finally {
+    tunnel.kill();
+  }
+
+  // PuTTY's plink with -P PORT (its key as a .ppk, the certificate beside it).
+  if (spawnSync('plink', ['-V']).error === undefined) {
+    const ppk = join(gw.dir, 'alice.ppk');
+    assert.equal((await run('puttygen', [alice.key, '-O', 'private', '-o', ppk])).code, 0);
+    const fp = (await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', knownHostsFor(port)])).stdout.split(' ')[1] ?? '';
+    const plink = await run('plink', ['-batch', '-ssh', '-P', String(port), '-i', ppk, '-cert', alice.cert, '-hostkey', fp, 'alice@127.0.0.1', 'echo from-plink; exit 5'], { timeoutMs: 30_000 });
+    assert.equal(plink.stdout.replace(/\r/g, ''), 'from-plink\n', plink.stderr);
+    assert.equal(plink.code, 5);
+  }
 
   // Another member of the project who does not own the job is refused, with the reason.
   const refused = await ssh(bob, port, ['true']);
