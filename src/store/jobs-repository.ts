@@ -1,5 +1,5 @@
 /**
- * Jobs, their gateway ports and their connection log on Kysely (migrations/0004_jobs.ts). Port
+ * Jobs, their gateway ports and their connection log on Kysely (migrations/0005_jobs.ts). Port
  * allocation is atomic without relying on isolation levels: each candidate port is claimed by an insert
  * of its row (the port is the primary key) or by an update conditional on the quarantine having passed;
  * a concurrent claim of the same port makes one of them fail or update nothing, and it moves on.

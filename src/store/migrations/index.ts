@@ -7,7 +7,7 @@ import type { SqlDialect } from '../database.ts';
 import { initialMigration } from './0001_initial.ts';
 import { inventoryMigration } from './0002_inventory.ts';
 import { browserLoginMigration } from './0003_browser_login.ts';
-import { jobsMigration } from './0004_jobs.ts';
+import { jobsMigration } from './0005_jobs.ts';
 
 /** The migration provider for a dialect. */
 export function migrationProvider(dialect: SqlDialect): MigrationProvider {
@@ -17,7 +17,7 @@ export function migrationProvider(dialect: SqlDialect): MigrationProvider {
         '0001_initial': initialMigration(dialect),
         '0002_inventory': inventoryMigration(),
         '0003_browser_login': browserLoginMigration(),
-        '0004_jobs': jobsMigration(),
+        '0005_jobs': jobsMigration(),
       };
     },
   };
