@@ -104,9 +104,10 @@ export class JobConnections {
 
   /** Ends a job connection with a one-line message (the job ended). */
   end(conn: Conn, message: string): void {
-    const session = this.#sessions.get(conn);
-    if (session !== undefined) session.close(message);
-    else disconnectWithMessage(conn.client, conn.socket, message);
+    // The reason goes in SSH_MSG_DISCONNECT, which OpenSSH always prints; text written to the session's
+    // stderr just before may be lost, as the client exits on the disconnect without flushing it.
+    disconnectWithMessage(conn.client, conn.socket, message);
+    this.#sessions.get(conn)?.close(message);
   }
 
   /** The job ended: the session certificates minted for it through this replica are revoked. */

@@ -22,7 +22,7 @@ before(async () => {
   if (POSTGRES_SKIP_REASON) return;
   db = await withTestDatabase();
   const base = await freePort();
-  const env = { AIRLOCK_DATABASE_URL: db!.url, AIRLOCK_JOB_PORTS: `${base}-${base + 3}` };
+  const env = { AIRLOCK_DATABASE_URL: db!.url, AIRLOCK_JOB_PORTS: `${base}-${base + 3}`, AIRLOCK_GATEWAY_PENALTIES: 'off' };
   a = await startTestGateway(env);
   b = await startTestGateway({ ...env, AIRLOCK_SSH_LISTEN: '127.0.0.3:0', AIRLOCK_HTTP_LISTEN: '127.0.0.3:0' }, { shareCaWith: a });
   await a.user('alice');
@@ -35,15 +35,22 @@ after(async () => {
   await db?.drop();
 });
 
-/** The first bytes a listener sends, or the connection error's code. */
+/** The first line a listener sends, the connection error's code, or `closed` / `silent` (bounded). */
 function banner(host: string, port: number): Promise<string> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
-    s.once('data', (d: Buffer) => {
+    const timer = setTimeout(() => {
       s.destroy();
-      resolve(d.toString('latin1').split('\r\n')[0] ?? '');
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      resolve('silent');
+    }, 5_000);
+    const done = (v: string): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
+    s.once('data', (d: Buffer) => done(d.toString('latin1').split('\r\n')[0] ?? ''));
+    s.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? 'error'));
+    s.once('close', () => done('closed'));
   });
 }
 
@@ -55,6 +62,7 @@ test('a job registered through one replica is served by the other within a secon
   }, actor);
   const t0 = performance.now();
   await waitFor('replica B listens on the job port', () => (b.server.gateway.jobPorts().get(created.id) === created.port ? true : undefined), 5_000, 20);
+  assert.equal(a.server.gateway.jobPorts().get(created.id), created.port, 'replica A listens too');
   assert.ok(performance.now() - t0 < WITHIN_MS, `B listened after ${Math.round(performance.now() - t0)} ms`);
   assert.match(await banner('127.0.0.3', created.port), /^SSH-2\.0-/);
   assert.match(await banner('127.0.0.1', created.port), /^SSH-2\.0-/);
