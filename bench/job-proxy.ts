@@ -14,6 +14,7 @@
  * Knobs: BENCH_BYTES (K/M/G), BENCH_ROUNDS (transfers per path and tool, median reported), BENCH_RUNS
  * (set-up samples per path), BENCH_IDLE (idle sessions; 0 skips), BENCH_CIPHER (default
  * aes128-gcm@openssh.com, on every hop the client controls; the proxy's own hop prefers aes128-gcm),
+ * BENCH_TOOLS (any of `ssh cat,scp,sftp`), BENCH_PATHS (any of `direct,jump,proxy`),
  * BENCH_HOST_NODE_OPTIONS (NODE_OPTIONS for the proxy's process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,6 +37,8 @@ const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 1));
 const RUNS = Math.max(1, Number(env.BENCH_RUNS ?? 20));
 const IDLE = Math.max(0, Number(env.BENCH_IDLE ?? 1000));
 const CIPHER = env.BENCH_CIPHER ?? 'aes128-gcm@openssh.com';
+const TOOLS = (env.BENCH_TOOLS ?? 'ssh cat,scp,sftp').split(',').map((s) => s.trim()) as Tool[];
+const PATHS = (env.BENCH_PATHS ?? 'direct,jump,proxy').split(',').map((s) => s.trim()) as Path[];
 const GIB = 1024 ** 3;
 const say = (s = ''): void => console.log(s);
 
@@ -166,8 +169,8 @@ say('| tool | path | throughput | client CPU s/GiB | proxy or jump host CPU s/Gi
 say('|---|---|---:|---:|---:|---:|');
 const foreign = foreignCpu();
 const results = new Map<string, Measured>();
-for (const tool of ['ssh cat', 'scp', 'sftp'] as Tool[]) {
-  for (const path of ['direct', 'jump', 'proxy'] as Path[]) {
+for (const tool of TOOLS) {
+  for (const path of PATHS) {
     const rounds: Measured[] = [];
     for (let i = 0; i < ROUNDS; i++) rounds.push(await transfer(tool, path));
     const med = (f: (m: Measured) => number): number => median(rounds.map(f));
@@ -178,9 +181,12 @@ for (const tool of ['ssh cat', 'scp', 'sftp'] as Tool[]) {
 }
 const share = foreign.stop();
 say();
-for (const tool of ['ssh cat', 'scp', 'sftp'] as Tool[]) {
-  const p = results.get(`${tool}/proxy`)!;
-  say(`- ${tool}: proxy / ProxyJump ${(p.mbps / results.get(`${tool}/jump`)!.mbps).toFixed(2)}×, proxy / direct ${(p.mbps / results.get(`${tool}/direct`)!.mbps).toFixed(2)}×`);
+for (const tool of TOOLS) {
+  const p = results.get(`${tool}/proxy`);
+  const jumpResult = results.get(`${tool}/jump`);
+  const directResult = results.get(`${tool}/direct`);
+  if (p === undefined || jumpResult === undefined || directResult === undefined) continue;
+  say(`- ${tool}: proxy / ProxyJump ${(p.mbps / jumpResult.mbps).toFixed(2)}×, proxy / direct ${(p.mbps / directResult.mbps).toFixed(2)}×`);
 }
 say(`- other processes (not this benchmark) used ${(share.share * 100).toFixed(0)}% of the machine during the transfers`);
 

@@ -17,6 +17,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { Connection, ServerChannel } from 'ssh2';
 import { FIXED_READ_BUFFER_SIZE, readIntoFixedBuffer, type FixedReadBuffer } from './fixed-read-buffer.ts';
 
@@ -42,7 +43,7 @@ const FIRST_READ_BUFFER_SIZE = 64 * 1024;
 
 interface Relay {
   channel: ServerChannel & ChannelInternals;
-  target: Socket;
+  target: Writable;
   /** The target's socket is above its high-water mark: the window is not re-opened until 'drain'. */
   waiting: boolean;
 }
@@ -53,9 +54,11 @@ export interface ConnectionRelays {
   readonly fixedReads: boolean;
   /**
    * Carries the client→target direction of `channel` into `target` from now on. The other direction,
-   * and ending the target when the client sends EOF, stay with the caller.
+   * and ending the target when the client sends EOF, stay with the caller. `target` is a socket, or
+   * another SSH channel (the per-job proxy): any Writable whose write() either takes the data before
+   * it returns or leaves writableLength above zero.
    */
-  add(channel: ServerChannel, target: Socket): void;
+  add(channel: ServerChannel, target: Writable): void;
 }
 
 /**

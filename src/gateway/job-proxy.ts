@@ -31,11 +31,13 @@
  * service ports when the job lists them; anything else, remote forwarding, and X11 or agent forwarding
  * that policy does not allow are refused and audited (checklist items 4 and 9).
  *
- * Data path: Node stream pipes between ssh2's channels, which is ssh2's own flow control both ways: a
- * channel whose consumer is slow stops being read, ssh2 then stops re-opening the other side's window,
- * so a stalled job or a stalled researcher holds the other end to about one channel window (2 MiB)
- * plus the stream buffers, and nothing grows (tested with stalled readers in job-proxy.test.ts).
- * ssh2 copies each payload once when it encrypts it; the proxy allocates nothing per packet.
+ * Data path: the gateway's relay (channel-relay.ts) in both directions — each connection's socket is
+ * read into one reused buffer and each decrypted payload is written straight into the other side's
+ * channel, which copies it once as it encrypts; the proxy allocates nothing per packet. A source
+ * channel's window is re-opened only as the other side takes its data, so a stalled job or a stalled
+ * researcher holds the other end to about one channel window (2 MiB) and nothing grows (tested with
+ * stalled readers in job-proxy.test.ts). Without the researcher connection's relays (deps) that
+ * direction uses a stream pipe, with the same flow control.
  */
 import { createSocket } from 'node:dgram';
 import { generateKeyPairSync } from 'node:crypto';
@@ -51,6 +53,9 @@ import { fingerprintSha256 } from '../ssh/fingerprint.ts';
 import { formatOpenSshPrivateKey } from '../ssh/private-key.ts';
 import { hostKeyPin, presentedKeyMatches, type HostKeyPin, type JobHostTrust } from './job-host-trust.ts';
 import { useCertificateForPublickey } from './ssh2-client-cert-auth.ts';
+import { relayConnection, type ConnectionRelays } from './channel-relay.ts';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 
 /** What the proxy needs to know about a job. */
 export interface JobProxyJob {
@@ -84,6 +89,12 @@ export interface JobProxyDeps {
   sourceAddress?: string;
   /** How long the job's sshd has to complete key exchange and login (default 15 s). */
   connectTimeoutMs?: number;
+  /**
+   * The researcher connection's relays (the gateway's relayConnection() for `conn`, made once per
+   * connection): researcher→job data then goes from ssh2's decryption straight into the job channel.
+   * Without it that direction uses a stream pipe (same bytes and flow control, more CPU).
+   */
+  researcherRelays?: ConnectionRelays;
 }
 
 export interface JobProxySession {
@@ -137,6 +148,7 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
   let ending = false;
   let upstreamFailure: AirlockError | undefined;
   let serial: bigint | undefined;
+  let upstreamRelays: ConnectionRelays | undefined;
   let connectCalled = false;
 
   const audit = (type: string, outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>): void => {
@@ -208,6 +220,10 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
       audit('job.proxy.connect', 'failure', { serial: issued.serial.toString(), reason: err instanceof Error ? err.message : String(err) });
       throw new AirlockError('unavailable', 'The gateway could not log in to the job\'s SSH server; try again, or tell the operator if it persists.', { cause: err });
     });
+    // Job→researcher data from ssh2's decryption straight into the researcher's channels, as the
+    // gateway's relay does (channel-relay.ts: one reused read buffer, no stream per packet).
+    const sock = (client as unknown as { _sock?: Socket })._sock;
+    if (sock !== undefined) upstreamRelays = relayConnection(client as unknown as Connection, sock, () => undefined);
     audit('job.proxy.connect', 'success', { serial: issued.serial.toString(), host_key: pin.fingerprint, port: job.port, login_user: job.loginUser });
   })();
   upstream.catch((err: unknown) => {
@@ -346,13 +362,11 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
     up.on('exit', (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
       exit = code !== null ? { code } : { signal: signal ?? 'SIGKILL', dump: dump === true, desc: desc ?? '' };
     });
-    down.on('data', (d: Buffer) => (bytes.toJob += d.length));
-    up.on('data', (d: Buffer) => (bytes.fromJob += d.length));
     up.stderr.on('data', (d: Buffer) => (bytes.fromJob += d.length));
     // Researcher → job, EOF included (scp and `cat` end on it).
-    down.pipe(up);
+    carry(down, up, deps.researcherRelays, 'toJob', true);
     // Job → researcher without ending: exit-status must reach the researcher before ssh2 closes `down`.
-    up.pipe(down, { end: false });
+    carry(up, down, upstreamRelays, 'fromJob', false);
     up.stderr.pipe(down.stderr, { end: false });
     let upEnded = false;
     let upClosed = false;
@@ -377,6 +391,32 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
       finish();
     });
     down.once('close', () => up.close());
+  }
+
+  /**
+   * Carries `from`'s data into `to`: through `relays` (straight from ssh2's decryption) when there are
+   * some, else a pipe. Both keep ssh2's flow control: `from`'s window is re-opened only as `to` takes data.
+   */
+  function carry(from: ServerChannel | ClientChannel, to: ServerChannel | ClientChannel, relays: ConnectionRelays | undefined, count: 'toJob' | 'fromJob', endTo: boolean): void {
+    const target = to as Writable;
+    const write = target.write.bind(target) as (chunk: Buffer) => boolean;
+    // Counted at the one place every byte passes (the relay calls write() on the target).
+    target.write = ((chunk: Buffer) => {
+      bytes[count] += chunk.length;
+      return write(chunk);
+    }) as Writable['write'];
+    if (relays !== undefined) {
+      // What ssh2 buffered in the stream before the relay took over (a client types ahead of the
+      // job's session opening) goes first; from here on the relay gets every payload.
+      const source = from as Readable;
+      for (let chunk = source.read() as Buffer | null; chunk !== null; chunk = source.read() as Buffer | null) target.write(chunk);
+      // The relay is typed for the gateway's server channels; a client channel has the same internals.
+      relays.add(from as ServerChannel, target);
+      if (endTo) from.once('end', () => target.end());
+      (from as Readable).resume(); // EOF arrives as 'end' only on a flowing stream
+    } else {
+      (from as Readable).pipe(target, { end: endTo });
+    }
   }
 
   /** Whether `-L` may reach `host:port` through the job (its own address or loopback on it). */
@@ -407,9 +447,8 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
         return;
       }
       const down = accept();
-      down.on('data', (d: Buffer) => (bytes.toJob += d.length));
-      up.on('data', (d: Buffer) => (bytes.fromJob += d.length));
-      down.pipe(up).pipe(down);
+      carry(down, up, deps.researcherRelays, 'toJob', true);
+      carry(up, down, upstreamRelays, 'fromJob', true);
       down.once('close', () => up.close());
       up.once('close', () => down.close());
     });

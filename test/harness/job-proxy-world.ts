@@ -8,12 +8,13 @@
  */
 import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
 import { proxyJobConnection, type JobProxyJob, type JobProxySession } from '../../src/gateway/job-proxy.ts';
 import { GATEWAY_ALGORITHMS } from '../../src/gateway/algorithms.ts';
+import { relayConnection } from '../../src/gateway/channel-relay.ts';
 import { formatPublicKey, parsePublicKey, publicKeyFromKeyObject } from '../../src/ssh/keys.ts';
 import { formatOpenSshPrivateKey } from '../../src/ssh/private-key.ts';
 import { airlock } from './airlock.ts';
@@ -49,7 +50,8 @@ export interface JobProxyWorld {
 }
 
 /** Starts everything; the caller stops it. */
-export async function startJobProxyWorld(opts: { sshdExtra?: string[] } = {}): Promise<JobProxyWorld> {
+export async function startJobProxyWorld(opts: { sshdExtra?: string[]; researcherRelays?: boolean } = {}): Promise<JobProxyWorld> {
+  const relays = opts.researcherRelays !== false;
   const gw = await startTestGateway({ AIRLOCK_GATEWAY_PENALTIES: 'off' });
   const core = gw.server.core;
   const dir = join(gw.dir, 'jp');
@@ -124,7 +126,12 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[] } = {}): P
       ctx.accept();
     });
     conn.on('ready', () => {
-      sessions.push(proxyJobConnection(conn, { user: alice, clientAddress: info.ip }, current, { ca: core.ca, audit: core.audit, clock: core.clock, sourceAddress: '127.0.0.1' }));
+      // As the gateway does once a connection is authenticated: its data path (channel-relay.ts).
+      const socket = (conn as unknown as { _sock: Socket })._sock;
+      const researcherRelays = relays ? relayConnection(conn, socket, () => undefined) : undefined;
+      sessions.push(proxyJobConnection(conn, { user: alice, clientAddress: info.ip }, current, {
+        ca: core.ca, audit: core.audit, clock: core.clock, sourceAddress: '127.0.0.1', ...(researcherRelays ? { researcherRelays } : {}),
+      }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

@@ -322,3 +322,20 @@ test('closing the proxy tells the open session why and ends both connections', a
   await within(w.sessions[before]!.closed, 10_000, 'both connections closed');
   assert.match(err, /airlock: The job has ended\./);
 });
+
+test('without the researcher connection\'s relays (stream pipes), the same bytes, exit codes and type-ahead arrive', async () => {
+  const piped = await startJobProxyWorld({ researcherRelays: false });
+  try {
+    const args = piped.sshArgs();
+    const shell = await run('ssh', [...args, '-T'], { input: 'echo typed-ahead; exit 4\n', timeoutMs: 60_000 });
+    assert.equal(shell.code, 4, shell.stderr);
+    assert.equal(shell.stdout, 'typed-ahead\n');
+    const src = join(files, 'piped.bin');
+    writeFileSync(src, randomBytes(16 * 1024 * 1024));
+    const r = await run('sh', ['-c', `ssh "$@" sha256sum < ${src}`, 'sh', ...args], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split(' ')[0], sha256File(src));
+  } finally {
+    await piped.stop();
+  }
+});
