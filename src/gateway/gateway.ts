@@ -222,8 +222,6 @@ class GatewayServer implements Gateway {
       client.on('authentication', (authCtx: AuthContext) => void this.#authFlow.onAuth(conn, authCtx, jobs.connections.authorize));
       client.on('ready', () => {
         this.#onReady(conn);
-        // Rekey by volume: the proxy's channels bypass the relay, so the socket's own reads count.
-        conn.socket.on('data', () => rekeyIfDue(conn));
         void jobs.connections.ready(conn);
       });
       watchRekeys(ctx, conn);
@@ -258,7 +256,7 @@ class GatewayServer implements Gateway {
     setRekeyBudget(this.#ctx, conn);
     // Rekey by volume: checked when data arrives from the client, and from each target (what we are
     // about to send), so both directions are covered without a timer or any per-packet allocation.
-    if (conn.client !== null && conn.jobId === undefined) conn.relays = relayConnection(conn.client, socket, () => rekeyIfDue(conn));
+    if (conn.client !== null) conn.relays = relayConnection(conn.client, socket, () => rekeyIfDue(conn));
     if (conn.identity !== null) {
       conn.live = this.#watcher.registry.add({
         socket, identity: conn.identity, clientAddress: conn.address, openedAt: this.#d.clock.now(),

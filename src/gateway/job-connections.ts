@@ -19,7 +19,7 @@ import { disconnectWithMessage } from './ssh2-disconnect.ts';
 export interface JobConnectionsDeps {
   ctx: GatewayContext;
   jobs: Pick<JobRepository, 'listForUser' | 'addEvent' | 'finishEvent'>;
-  certificates: Pick<Store['certificates'], 'listByUser' | 'revoke'>;
+  certificates: Pick<Store['certificates'], 'revoke'>;
   ca: Pick<CertificateAuthority, 'issueSessionCertificate' | 'hostCaKey'>;
   /** The job a connection came in on (job-listeners.ts). */
   jobOf: (conn: Conn) => Job | undefined;
@@ -37,8 +37,8 @@ export function jobHostTrust(hostKey: string): JobHostTrust {
 export class JobConnections {
   readonly #d: JobConnectionsDeps;
   readonly #sessions = new WeakMap<Conn, JobProxySession>();
-  /** Users this replica logged in to each live job, whose minted certificates go when the job ends. */
-  readonly #entered = new Map<string, Map<string, string>>();
+  /** The session certificates this replica minted for each live job, revoked when the job ends. */
+  readonly #minted = new Map<string, Set<bigint>>();
 
   constructor(deps: JobConnectionsDeps) {
     this.#d = deps;
@@ -82,11 +82,20 @@ export class JobConnections {
     const session = proxyJobConnection(conn.client, { user: { id: id.user.id, name: id.user.name }, clientAddress: conn.address }, {
       id: job.id, name: job.name, address: job.host, port: job.sshPort, loginUser: job.loginUser, hostTrust: jobHostTrust(job.hostKey),
       expiresAt: job.expiresAt, ...(job.services.length > 0 ? { servicePorts: job.services.map((s) => s.port) } : {}),
-    }, { ca: this.#d.ca, audit: this.#d.ctx.deps.audit, clock: this.#d.ctx.deps.clock, ...(this.#d.sourceAddress !== undefined ? { sourceAddress: this.#d.sourceAddress } : {}) });
+    }, {
+      ca: this.#d.ca, audit: this.#d.ctx.deps.audit, clock: this.#d.ctx.deps.clock,
+      ...(this.#d.sourceAddress !== undefined ? { sourceAddress: this.#d.sourceAddress } : {}),
+      // The gateway's data path (channel-relay.ts): researcher→job data straight from ssh2's decryption.
+      ...(conn.relays !== null ? { researcherRelays: conn.relays } : {}),
+    });
     this.#sessions.set(conn, session);
-    const users = this.#entered.get(job.id) ?? new Map<string, string>();
-    users.set(id.user.id, id.user.name);
-    this.#entered.set(job.id, users);
+    // The session certificate's serial, once issued: revoked when the job ends.
+    void session.upstream.catch(() => undefined).finally(() => {
+      if (session.certificateSerial === undefined) return;
+      const serials = this.#minted.get(job.id) ?? new Set<bigint>();
+      serials.add(session.certificateSerial);
+      this.#minted.set(job.id, serials);
+    });
     let failure: string | null = null;
     session.upstream.catch((err: unknown) => {
       failure = (err as Error).message;
@@ -112,25 +121,17 @@ export class JobConnections {
 
   /** The job ended: the session certificates minted for it through this replica are revoked. */
   async jobEnded(job: Job): Promise<void> {
-    const users = this.#entered.get(job.id);
-    this.#entered.delete(job.id);
-    for (const [userId, userName] of users ?? []) await this.#revokeMinted(userId, userName, job);
-  }
-
-  /** The ledger's `job-session` certificates of this user for this job that are still valid. */
-  async #revokeMinted(userId: string, userName: string, job: Job): Promise<void> {
+    const serials = this.#minted.get(job.id);
+    this.#minted.delete(job.id);
     const now = this.#d.ctx.deps.clock.now();
-    try {
-      const suffix = `:job-session:${userName}:${job.name}`;
-      for (const c of await this.#d.certificates.listByUser(userId)) {
-        if (c.method === 'job-session' && c.keyId.endsWith(suffix) && c.revokedAt === null && c.validBefore > now) {
-          if (await this.#d.certificates.revoke(c.serial, now, `job ${job.name} ended`)) {
-            this.#d.ctx.audit({ type: 'cert.revoke', outcome: 'success', actor: null, clientAddress: null, details: { serial: c.serial.toString(), reason: `job ${job.name} ended`, job: job.id } });
-          }
+    for (const serial of serials ?? []) {
+      try {
+        if (await this.#d.certificates.revoke(serial, now, `job ${job.name} ended`)) {
+          this.#d.ctx.audit({ type: 'cert.revoke', outcome: 'success', actor: null, clientAddress: null, details: { serial: serial.toString(), reason: `job ${job.name} ended`, job: job.id } });
         }
+      } catch (err) {
+        this.#d.ctx.log('error', 'revoking a job\'s session certificate failed', { job: job.id, serial: serial.toString(), error: (err as Error).message });
       }
-    } catch (err) {
-      this.#d.ctx.log('error', 'revoking a job\'s session certificates failed', { job: job.id, error: (err as Error).message });
     }
   }
 
