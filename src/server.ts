@@ -24,6 +24,7 @@ import { KeyRegistry } from './inventory/key-registry.ts';
 import { ApiTokens } from './inventory/api-tokens.ts';
 import { UserAdmin } from './identity/user-admin.ts';
 import { LiveConnections } from './ops/live-connections.ts';
+import { JobsService } from './jobs/jobs-service.ts';
 import { createLogger, stderrSink } from './log.ts';
 import { startGateway, type Gateway } from './gateway/gateway.ts';
 import { formatEndpoint, loadOrCreateHostKey } from './gateway/host-key.ts';
@@ -56,6 +57,8 @@ export interface Core {
   userAdmin: UserAdmin;
   /** Live gateway connections on every replica, for operators. */
   liveConnections: LiveConnections;
+  /** Per-job endpoints (jobs/jobs-service.ts); creating one fails with a clear error without AIRLOCK_JOB_PORTS. */
+  jobs: JobsService;
   close(): Promise<void>;
 }
 
@@ -87,7 +90,8 @@ export async function openCore(config: Config, opts: { clock?: Clock; log?: ((li
   const apiTokens = new ApiTokens({ store, tokens, audit, clock });
   const userAdmin = new UserAdmin({ store, ca, audit, clock, issuer: config.issuer });
   const liveConnections = new LiveConnections({ repository: store.liveConnections, clock, audit, intervalMs: config.gateway.liveCheckMs });
-  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, userAdmin, liveConnections, close: () => store.close() };
+  const jobs = new JobsService({ store, clock, audit, pool: config.jobPorts });
+  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, userAdmin, liveConnections, jobs, close: () => store.close() };
 }
 
 export interface RunningServer {
@@ -165,6 +169,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       browserLogin: { logins: browserLogin.logins, ca: core.ca },
       trustedProxies: config.trustedProxies,
       logger,
+      jobs: config.jobPorts === null ? undefined : { ca: core.ca },
     });
   } catch (err) {
     hostCertificate?.stop();
@@ -197,6 +202,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       },
     },
     gatewayTrust: () => gateway.trust(),
+    jobs: { service: core.jobs, gatewayHost: () => gateway.publicAddress.host },
     log: (msg, err) => logger.error(msg, err),
     ca: core.ca, login: core.login, tokens: core.tokens, store: core.store, clock: core.clock,
     inventory: core.inventory, keyRegistry: core.keyRegistry,

@@ -12,6 +12,7 @@ import { ensureSshConfigured } from './config-command.ts';
 import { out, outJson, say, table } from './output.ts';
 import { fetchTargets, preferredLocalPort, serviceUrl, type TargetInfo } from './platform-info.ts';
 import { sshConfigArgs } from './system-ssh.ts';
+import { fetchJobs, jobSshCommand, jobsTable } from './jobs-info.ts';
 import { loginNameFor } from '../identity/user-names.ts';
 
 /** The JSON form of `airlock hosts --json`: targets with the commands that reach them. */
@@ -77,12 +78,15 @@ export function registerHostsCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  airlock hosts\n  airlock hosts --json | jq -r \'.[].ssh_command\'')
     .action(async (opts: { json?: boolean }) => {
       const session = requireSession();
-      const targets = await fetchTargets(session);
+      const [targets, jobs] = await Promise.all([fetchTargets(session), fetchJobs(session)]);
       if (opts.json) {
-        outJson(hostsJson(targets));
+        outJson([...hostsJson(targets), ...jobs.map((j) => ({ kind: 'job', name: j.name, project: j.project, port: j.port, expires_at: j.expiresAt, ssh_command: jobSshCommand(j, session.user) }))]);
         return;
       }
+      // Jobs (each on its own gateway port) come first: they are short-lived and what the user just started.
+      if (jobs.length > 0) out(jobsTable(jobs, session.user) + '\n');
       if (targets.length === 0) {
+        if (jobs.length > 0) return;
         say('You have no targets yet: a target appears here when your project registers a VM, job or node.');
         return;
       }

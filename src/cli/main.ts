@@ -10,6 +10,7 @@ import { registerStatusCommand } from './status-command.ts';
 import { registerCertsCommands } from './certs-command.ts';
 import { registerKeysCommands } from './keys-command.ts';
 import { registerInventoryAdminCommands } from './inventory-commands.ts';
+import { registerJobAdminCommands } from './job-commands.ts';
 import { registerConfigCommand } from './config-command.ts';
 import { registerHostsCommands } from './hosts-command.ts';
 import { registerTunnelCommand } from './tunnel-command.ts';
@@ -36,7 +37,9 @@ export function buildProgram(): Command {
   registerTunnelCommand(program);
   registerDoctorCommand(program);
   registerPuttyCommand(program);
-  registerInventoryAdminCommands(registerAdminCommands(program));
+  const admin = registerAdminCommands(program);
+  registerInventoryAdminCommands(admin);
+  registerJobAdminCommands(admin);
   return program;
 }
 

@@ -93,3 +93,18 @@ test('targets the client\'s address may not reach are marked with the gateway\'s
   const refused = decideForward({ targets: [job], host: 'job-5678', port: 22, clientAddress: '192.0.2.7', ownListeners: [], now: NOW });
   assert.equal(refused.decision === 'deny' ? refused.message : '', j.targets[0]!.unreachable_reason);
 });
+
+test('jobs: each live job with its port and the ready ssh -p command (with -L for its services), in text and JSON', () => {
+  const jobs = [
+    { name: 'job-7', projectName: 'genomics', port: 40123, services: [{ name: 'jupyter', port: 8888 }], expiresAt: NOW + 7_200_000 },
+    { name: 'old', projectName: 'genomics', port: 40124, services: [], expiresAt: NOW - 1 },
+  ];
+  const t = renderLobbyText(view({ jobs }));
+  assert.match(t, /^Your jobs \(1\), each on its own port of this gateway:$/m);
+  assert.match(t, /^job-7 {2}\(project genomics, until 2026-03-01T14:00:00Z\)$/m);
+  assert.match(t, /^ {2}ssh -p 40123 -L 8888:localhost:8888 alice@gw\.example\.org$/m);
+  assert.doesNotMatch(t, /40124/, 'an expired job is not shown');
+  assert.match(renderLobbyText(view({ jobs, client: 'putty' })), /PuTTY: Host Name gw\.example\.org, Port 40123; or plink -P 40123 /);
+  const j = JSON.parse(renderLobbyJson(view({ jobs }))) as { jobs: { name: string; port: number; ssh_command: string }[] };
+  assert.deepEqual(j.jobs.map((x) => [x.name, x.port, x.ssh_command]), [['job-7', 40123, 'ssh -p 40123 -L 8888:localhost:8888 alice@gw.example.org']]);
+});

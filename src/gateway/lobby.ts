@@ -28,6 +28,23 @@ export interface LobbyView {
   clientAddress?: string;
   /** The client program, from its identification string (lobbyClientOf). */
   client?: LobbyClient;
+  /** Live jobs the user may enter, each on its own gateway port (PRODUCT.md "Per-job endpoints"). */
+  jobs?: readonly LobbyJob[];
+}
+
+/** A job as the lobby shows it. */
+export interface LobbyJob {
+  name: string;
+  projectName: string;
+  port: number;
+  services: readonly { name: string; port: number }[];
+  expiresAt: number;
+}
+
+/** The ready commands of a job: `ssh -p PORT [-L …] user@gateway`, and plink's `-P PORT`. */
+function jobCommands(v: LobbyView, j: LobbyJob): { ssh: string; plink: string } {
+  const forwards = j.services.map((s) => ` -L ${localPortFor(s.port)}:localhost:${s.port}`).join('');
+  return { ssh: `ssh -p ${j.port}${forwards} ${v.userName}@${hostPort(v.gateway.host)}`, plink: `plink -P ${j.port}${forwards} ${v.userName}@${v.gateway.host}` };
 }
 
 /** Which commands suit the client: PuTTY/plink also get PuTTY settings and plink commands. */
@@ -188,6 +205,15 @@ export function renderLobbyText(v: LobbyView): string {
       }
     }
   }
+  const jobs = (v.jobs ?? []).filter((j) => j.expiresAt > v.now);
+  if (jobs.length > 0) {
+    lines.push('', `Your jobs (${jobs.length}), each on its own port of this gateway:`);
+    for (const j of jobs) {
+      const c = jobCommands(v, j);
+      lines.push('', `${j.name}  (project ${j.projectName}, until ${iso(j.expiresAt)})`, `  ${c.ssh}`);
+      if (putty) lines.push(`  PuTTY: Host Name ${v.gateway.host}, Port ${j.port}; or ${c.plink}`);
+    }
+  }
   lines.push('', `"ssh ${gatewayArgs(v)} hosts --json" prints this as JSON.`);
   return lines.join('\n') + '\n';
 }
@@ -211,6 +237,10 @@ export function renderLobbyJson(v: LobbyView): string {
       reachable: t.unreachable === null,
       unreachable_reason: t.unreachable,
       services: t.services.map((s) => ({ name: s.name, port: s.port, local_port: s.localPort, tunnel_command: s.tunnel, plink_tunnel_command: s.plinkTunnel, url: s.url })),
+    })),
+    jobs: (v.jobs ?? []).filter((j) => j.expiresAt > v.now).map((j) => ({
+      name: j.name, project: j.projectName, port: j.port, expires_at: iso(j.expiresAt), services: j.services.map((s) => ({ name: s.name, port: s.port })),
+      ssh_command: jobCommands(v, j).ssh, plink_command: jobCommands(v, j).plink,
     })),
   }, null, 2) + '\n';
 }

@@ -19,6 +19,8 @@ import { parseSerialText } from '../ca/serial-text.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';
 import { inventoryRoutes } from './inventory-routes.ts';
+import { jobRoutes } from './job-routes.ts';
+import type { JobsService } from '../jobs/jobs-service.ts';
 import { gatewayRoutes } from './gateway-routes.ts';
 import type { GatewayTrust } from '../gateway/host-key.ts';
 import type { Auditor } from '../audit/auditor.ts';
@@ -57,6 +59,8 @@ export interface HttpDeps {
   operator?: OperatorServices;
   /** `/healthz`, `/readyz` and `/metrics` (ops-routes.ts). */
   ops?: OpsDeps;
+  /** Per-job endpoints (jobs/jobs-service.ts) and the host researchers connect to; absent = no job routes. */
+  jobs?: { service: JobsService; gatewayHost: () => string | null };
   /** CIDRs of the reverse proxies whose forwarded header is believed (AIRLOCK_TRUSTED_PROXIES); none by default. */
   trustedProxies?: readonly string[];
   /** The header those proxies set (AIRLOCK_TRUSTED_PROXY_HEADER). */
@@ -166,6 +170,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
 
   app.route('/', inventoryRoutes({ inventory: deps.inventory, keyRegistry: deps.keyRegistry, tokens: deps.tokens, store: deps.store, clock: deps.clock }));
   app.route('/', gatewayRoutes(deps.gatewayTrust ?? (() => null)));
+  if (deps.jobs) app.route('/', jobRoutes({ jobs: deps.jobs.service, gatewayHost: deps.jobs.gatewayHost, tokens: deps.tokens, store: deps.store, clock: deps.clock }));
   if (deps.browserLogin) {
     const b = deps.browserLogin;
     app.route('/', deviceRoutes({ logins: b.logins, tokens: deps.tokens, audit: b.audit, sessionTtlMs: deps.sessionTtlMs }));

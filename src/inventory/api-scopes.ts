@@ -6,7 +6,7 @@ import { AirlockError } from '../errors.ts';
 import type { Token, User } from '../store/repositories.ts';
 
 /** What an API token may be allowed to do. */
-export const API_SCOPES = ['targets:write', 'targets:read', 'keys:read'] as const;
+export const API_SCOPES = ['targets:write', 'targets:read', 'keys:read', 'jobs:write', 'jobs:read'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 /** Not a PHC string, so verifyPassword() is false for every password: the account cannot sign in. */

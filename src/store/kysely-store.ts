@@ -14,6 +14,7 @@ import type { Database } from './schema.ts';
 import { settingsRepository } from './settings-repository.ts';
 import { withAccessVersion } from './access-version.ts';
 import { targetsRepository } from './targets-repository.ts';
+import { jobsRepository } from './jobs-repository.ts';
 import { throttleRepository } from './throttle-repository.ts';
 import { tokensRepository } from './tokens-repository.ts';
 import { totpReplayRepository } from './totp-replay-repository.ts';
@@ -64,6 +65,7 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUs
     oidcStates: oidcStatesRepository(db),
     externalIdentities: externalIdentitiesRepository(db),
     liveConnections: liveConnectionsRepository(db),
+    jobs: jobsRepository(db),
     // Idempotent: the server's shutdown path and a test's cleanup may both close the store.
     close(): Promise<void> {
       closing ??= db.destroy();

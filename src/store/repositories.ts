@@ -2,6 +2,7 @@
  * The store's ports: what the cores (identity, CA, audit) may ask of persistence. The Kysely
  * implementation lives beside it; cores import only these types.
  */
+import type { JobRepository } from '../jobs/job.ts';
 import type { Project, ProjectMember, ProjectRole, RegisteredKey, Target, TargetService } from '../inventory/ports.ts';
 
 export interface User {
@@ -423,5 +424,6 @@ export interface Store {
   oidcStates: OidcStateRepository;
   externalIdentities: ExternalIdentityRepository;
   liveConnections: LiveConnectionRepository;
+  jobs: JobRepository;
   close(): Promise<void>;
 }

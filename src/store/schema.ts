@@ -192,6 +192,44 @@ export interface LiveConnectionsTable {
   end_requested_by: string | null;
 }
 
+export interface JobsTable {
+  id: string;
+  name: string;
+  project_id: string; // references projects(id) on delete cascade
+  owners: string; // JSON array of user ids; empty = the whole project
+  host: string;
+  ssh_port: number;
+  login_user: string;
+  client_cidrs: string; // JSON array of CIDRs; empty = anywhere
+  services: string; // JSON array of { name, port }
+  host_key: string | null; // pinned host key (authorized_keys form); null = host CA
+  port: number; // the gateway port (job_ports)
+  created_at: number;
+  expires_at: number;
+  ended_at: number | null;
+  created_by: string | null;
+}
+
+export interface JobPortsTable {
+  port: number; // primary key: one holder at a time
+  job_id: string;
+  held_until: number; // free again once the quarantine has passed after this
+}
+
+export interface JobEventsTable {
+  id: string;
+  job_id: string; // references jobs(id) on delete cascade
+  user_name: string | null; // null when refused before authentication
+  client_address: string;
+  port: number;
+  started_at: number;
+  ended_at: number | null;
+  bytes_in: number;
+  bytes_out: number;
+  outcome: string;
+  reason: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   recovery_codes: RecoveryCodesTable;
@@ -212,4 +250,7 @@ export interface Database {
   external_identities: ExternalIdentitiesTable;
   live_replicas: LiveReplicasTable;
   live_connections: LiveConnectionsTable;
+  jobs: JobsTable;
+  job_ports: JobPortsTable;
+  job_events: JobEventsTable;
 }

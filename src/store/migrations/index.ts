@@ -8,6 +8,7 @@ import { initialMigration } from './0001_initial.ts';
 import { inventoryMigration } from './0002_inventory.ts';
 import { browserLoginMigration } from './0003_browser_login.ts';
 import { liveConnectionsMigration } from './0004_live_connections.ts';
+import { jobsMigration } from './0005_jobs.ts';
 
 /** The migration provider for a dialect. */
 export function migrationProvider(dialect: SqlDialect): MigrationProvider {
@@ -18,6 +19,7 @@ export function migrationProvider(dialect: SqlDialect): MigrationProvider {
         '0002_inventory': inventoryMigration(),
         '0003_browser_login': browserLoginMigration(),
         '0004_live_connections': liveConnectionsMigration(),
+        '0005_jobs': jobsMigration(),
       };
     },
   };
