@@ -110,16 +110,24 @@ test('a job registered through the API: its owner gets a shell with exit codes, 
   assert.equal(ok.stdout.trim(), 'in-the-job', ok.stderr);
   assert.equal(ok.code, 3);
 
-  // scp moves a file with a matching SHA-256; -L reaches the job's service.
+  // scp moves 64 MiB up and sftp brings it back, each with a matching SHA-256; -L reaches the job's service.
   const file = join(gw.dir, 'payload.bin');
-  const payload = randomBytes(8 * 1024 * 1024);
+  const payload = randomBytes(64 * 1024 * 1024);
+  const expected = createHash('sha256').update(payload).digest('hex');
   writeFileSync(file, payload);
   const scpArgs = sshArgs(alice, port, []).filter((a) => a !== '-p' && a !== String(port) && a !== 'alice@127.0.0.1');
   const remote = `/tmp/airlock-job-${process.pid}.bin`;
-  const up = await run('scp', ['-P', String(port), ...scpArgs, file, `alice@127.0.0.1:${remote}`], { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
+  const up = await run('scp', ['-P', String(port), ...scpArgs, file, `alice@127.0.0.1:${remote}`], { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 120_000 });
   assert.equal(up.code, 0, up.stderr);
-  const sum = await ssh(alice, port, ['sha256sum', remote, ';', 'rm', '-f', remote]);
-  assert.equal(sum.stdout.split(' ')[0], createHash('sha256').update(payload).digest('hex'));
+  const sum = await ssh(alice, port, ['sha256sum', remote]);
+  assert.equal(sum.stdout.split(' ')[0], expected);
+  const back = join(gw.dir, 'payload.back');
+  const batch = join(gw.dir, 'sftp.batch');
+  writeFileSync(batch, `get ${remote} ${back}\n`);
+  const down = await run('sftp', ['-P', String(port), ...scpArgs, '-b', batch, 'alice@127.0.0.1'], { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 120_000 });
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(createHash('sha256').update(readFileSync(back)).digest('hex'), expected);
+  await ssh(alice, port, ['rm', '-f', remote]);
   const localPort = await freePort();
   const tunnel = spawn('ssh', sshArgs(alice, port, ['-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${localPort}:localhost:${web.port}`]), { stdio: 'ignore', env: { ...process.env, SSH_AUTH_SOCK: '' } });
   try {
