@@ -11,13 +11,14 @@ import { Hono, type Context } from 'hono';
 import type { Clock } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
 import { AirlockError } from '../errors.ts';
-import { clientAddress, jsonBody, optionalArray, optionalString, requiredString } from './request.ts';
+import { jsonBody, optionalArray, optionalString, requiredString } from './request.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
-import { authorizeScope, type ApiCaller } from '../inventory/api-scopes.ts';
+import { authorizeScope } from '../inventory/api-scopes.ts';
+import { authenticateCaller, callerActor, type CallerEnv } from './api-caller.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import { keyJson, targetJson } from '../inventory/json-views.ts';
 import type { KeyRegistry } from '../inventory/key-registry.ts';
-import type { Actor, NewTarget, TargetService } from '../inventory/ports.ts';
+import type { NewTarget, TargetService } from '../inventory/ports.ts';
 import { parseServiceSpec } from '../inventory/service-spec.ts';
 import { DEFAULT_SSH_PORT, checkProjectName, checkTargetName, parseAddress } from '../inventory/target-validation.ts';
 import type { Store } from '../store/repositories.ts';
@@ -30,7 +31,7 @@ export interface InventoryRouteDeps {
   clock: Clock;
 }
 
-type Env = { Variables: { caller: ApiCaller } };
+type Env = CallerEnv;
 
 /** A service given as a `NAME=PORT[/path][?token=T]` string or as `{name, port, path?, token?}`. */
 function serviceFrom(value: unknown): TargetService {
@@ -107,16 +108,8 @@ function newTargetFrom(body: Record<string, unknown>, defaultProject: string | u
 export function inventoryRoutes(deps: InventoryRouteDeps): Hono<Env> {
   const app = new Hono<Env>();
 
-  const authenticated = async (c: Context<Env>, next: () => Promise<void>): Promise<void> => {
-    const header = c.req.header('authorization');
-    const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const { user, token } = await deps.tokens.authenticate(bearer);
-    c.set('caller', { user, token });
-    const now = deps.clock.now();
-    if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000) await deps.store.tokens.touch(token.id, now);
-    await next();
-  };
-  const actorOf = (c: Context<Env>): Actor => ({ name: c.get('caller').user.name, clientAddress: clientAddress(c) });
+  const authenticated = authenticateCaller(deps);
+  const actorOf = callerActor;
   /** Personal keys belong to people: an orchestrator's token never reads or changes them. */
   const person = (c: Context<Env>) => {
     const caller = c.get('caller');

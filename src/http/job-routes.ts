@@ -9,13 +9,13 @@ import type { Clock } from '../clock.ts';
 import { parseDuration } from '../duration.ts';
 import { AirlockError } from '../errors.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
-import { authorizeScope, type ApiCaller } from '../inventory/api-scopes.ts';
-import type { Actor } from '../inventory/ports.ts';
+import { authorizeScope } from '../inventory/api-scopes.ts';
+import { authenticateCaller, callerActor, type CallerEnv } from './api-caller.ts';
 import { parseServiceSpec } from '../inventory/service-spec.ts';
 import type { JobService } from '../jobs/job.ts';
 import { jobEventJson, jobJson, type JobsService, type NewJob } from '../jobs/jobs-service.ts';
 import type { Store } from '../store/repositories.ts';
-import { clientAddress, jsonBody, optionalArray, optionalString, requiredString } from './request.ts';
+import { jsonBody, optionalArray, optionalString, requiredString } from './request.ts';
 
 export interface JobRouteDeps {
   jobs: JobsService;
@@ -26,7 +26,7 @@ export interface JobRouteDeps {
   gatewayHost: () => string | null;
 }
 
-type Env = { Variables: { caller: ApiCaller } };
+type Env = CallerEnv;
 
 function strings(body: Record<string, unknown>, name: string): string[] {
   return optionalArray(body, name).map((v) => {
@@ -88,16 +88,8 @@ function newJobFrom(body: Record<string, unknown>, defaultProject: string | unde
 /** The job routes, to be mounted on the main app (which maps errors and limits bodies). */
 export function jobRoutes(deps: JobRouteDeps): Hono<Env> {
   const app = new Hono<Env>();
-  const authenticated = async (c: Context<Env>, next: () => Promise<void>): Promise<void> => {
-    const header = c.req.header('authorization');
-    const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const { user, token } = await deps.tokens.authenticate(bearer);
-    c.set('caller', { user, token });
-    const now = deps.clock.now();
-    if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000) await deps.store.tokens.touch(token.id, now);
-    await next();
-  };
-  const actorOf = (c: Context<Env>): Actor => ({ name: c.get('caller').user.name, clientAddress: clientAddress(c) });
+  const authenticated = authenticateCaller(deps);
+  const actorOf = callerActor;
   const writer = (c: Context<Env>) => authorizeScope(c.get('caller'), 'jobs:write');
   /** `jobs:read` or `jobs:write` (an orchestrator that writes may also read what it wrote). */
   const reader = (c: Context<Env>) => {

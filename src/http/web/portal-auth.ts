@@ -12,6 +12,7 @@ import type { WebSessions } from '../../identity/web-sessions.ts';
 import type { Inventory } from '../../inventory/inventory.ts';
 import type { User, WebSessionRecord } from '../../store/repositories.ts';
 import { clientAddress } from '../request.ts';
+import { readForm } from './form.ts';
 import { PAGE_HEADERS } from './assets.ts';
 import { portalLayout, type Html, type Viewer } from './layout.ts';
 import { messagePage } from './pages.ts';
@@ -59,18 +60,7 @@ export const requireAdmin: MiddlewareHandler<PortalEnv> = async (c, next) => {
 
 /** Reads a form POST and checks its CSRF token (double submit + same origin, web-security.ts). */
 export async function portalForm(c: Context<PortalEnv>, baseUrl: string): Promise<Record<string, string>> {
-  let body: Record<string, unknown>;
-  try {
-    body = await c.req.parseBody();
-  } catch {
-    throw new AirlockError('bad_request', 'The form could not be read.');
-  }
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) {
-    if (typeof v === 'string' && v.length <= MAX_FORM_FIELD) out[k] = v;
-    // A file field (key upload) is read as text; anything larger than a key file is ignored.
-    else if (v instanceof File && v.size <= MAX_FORM_FIELD) out[k] = await v.text();
-  }
+  const out = await readForm(c, MAX_FORM_FIELD);
   checkCsrf(c, out, baseUrl);
   return out;
 }

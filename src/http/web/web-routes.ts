@@ -16,6 +16,7 @@ import type { WebSessions } from '../../identity/web-sessions.ts';
 import type { User } from '../../store/repositories.ts';
 import { clientAddress } from '../request.ts';
 import { PAGE_HEADERS } from './assets.ts';
+import { readForm } from './form.ts';
 import { approvalPage, decidedPage, messagePage, signInPage, wrongUserPage } from './pages.ts';
 import {
   CSRF_COOKIE, OIDC_STATE_COOKIE, SESSION_COOKIE, checkCsrf, clearCookie, cookieOptions, csrfToken, rotateCsrf, safeNext,
@@ -38,19 +39,7 @@ export interface WebRoutesDeps {
 }
 
 const MAX_FORM_FIELD = 2048;
-async function formBody(c: Context): Promise<Record<string, string>> {
-  let body: Record<string, unknown>;
-  try {
-    body = await c.req.parseBody();
-  } catch {
-    throw new AirlockError('bad_request', 'The form could not be read.');
-  }
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) {
-    if (typeof v === 'string' && v.length <= MAX_FORM_FIELD) out[k] = v;
-  }
-  return out;
-}
+const formBody = (c: Context): Promise<Record<string, string>> => readForm(c, MAX_FORM_FIELD);
 
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
