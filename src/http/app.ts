@@ -178,6 +178,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     app.route('/', researcherRoutes({
       ca: deps.ca, store: deps.store, inventory: deps.inventory, keyRegistry: deps.keyRegistry, sessions: b.sessions, audit: b.audit, clock: deps.clock,
       certTtlMs: deps.certTtlMs, certDailyLimit: deps.certDailyLimit, issuer: deps.issuer ?? 'Airlock', gatewayTrust: deps.gatewayTrust ?? (() => null), baseUrl: b.baseUrl, log,
+      jobs: deps.jobs,
     }));
     app.route('/', webRoutes({ logins: b.logins, sessions: b.sessions, password: b.password, oidc: b.oidc, clock: deps.clock, baseUrl: b.baseUrl, log }));
     if (deps.operator) {

@@ -3,6 +3,7 @@
  * to this origin with the CSRF token and works without the script; the script (portal-script.ts) only
  * adds copy buttons and the in-browser key generation.
  */
+import type { Job } from '../../jobs/job.ts';
 import { html } from 'hono/html';
 import { formatDuration } from '../../duration.ts';
 import type { GatewayTrust } from '../../gateway/host-key.ts';
@@ -147,8 +148,17 @@ export interface TargetView {
   tunnels: { service: string; line: string; url: string }[];
 }
 
-/** Targets per project with copy-ready commands and the ssh config to download. */
-export function targetsBody(p: { gateway: string | null; targets: TargetView[]; skipped: { name: string; reason: string }[]; home: string }): Html {
+/** A job open to the researcher, with its ready command. */
+export interface JobView {
+  job: Job;
+  command: string;
+  /** The gateway host and the user name, for PuTTY's fields. */
+  host: string;
+  user: string;
+}
+
+/** Targets per project and jobs with copy-ready commands, and the ssh config to download. */
+export function targetsBody(p: { gateway: string | null; targets: TargetView[]; jobs?: JobView[]; skipped: { name: string; reason: string }[]; home: string }): Html {
   const byProject = new Map<string, TargetView[]>();
   for (const t of p.targets) byProject.set(t.target.projectName, [...(byProject.get(t.target.projectName) ?? []), t]);
   return html`<h1>Targets</h1>
@@ -157,6 +167,11 @@ ${p.targets.length === 0 ? html`<p id="no-targets">No target is open to you yet:
 ${list.map((t) => html`<div class="card target" id="target-${t.target.name}"><h3>${t.target.name}</h3>
 <p>Log in (with your certificate loaded):</p>${command(`ssh command for ${t.target.name}`, t.sshJ)}
 ${t.tunnels.length === 0 ? '' : html`<p>Services (run the line, then open the address it prints):</p>${t.tunnels.map((s) => html`${command(`tunnel command for ${s.service}`, s.line)}<p class="note">Then open <code>${s.url}</code> (the tunnel prints the exact address).</p>`)}`}</div>`)}</section>`)}
+${(p.jobs ?? []).length === 0 ? '' : html`<section aria-labelledby="jobs-h"><h2 id="jobs-h">Jobs</h2>
+<p>Each job has a port of its own on the gateway: the command below needs no ssh config, and works for as long as the job runs.</p>
+${(p.jobs ?? []).map((j) => html`<div class="card job" id="job-${j.job.name}"><h3>${j.job.name} <span class="note">(project ${j.job.projectName}, until ${new Date(j.job.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC)</span></h3>
+${command(`ssh command for job ${j.job.name}`, j.command)}${j.job.services.length === 0 ? '' : html`<p class="note">The <code>-L</code> options forward the job's services (${j.job.services.map((s) => s.name).join(', ')}) to the same ports here.</p>`}
+<p class="note">PuTTY: Host Name <code>${j.host}</code>, Port <code>${j.job.port}</code>, user <code>${j.user}</code>.</p></div>`)}</section>`}
 <h2 id="config-h">ssh config for all your targets</h2>
 <p>The same files <code>airlock config</code> writes: save them as <code>~/.ssh/airlock/config</code> and <code>~/.ssh/airlock/known_hosts</code>, then add <code>Include ~/.ssh/airlock/config</code> at the top of <code>~/.ssh/config</code>. After that <code>ssh TARGET</code> works by its name.</p>
 <form method="get" action="/targets/ssh-config" aria-labelledby="config-h"><label for="home">Your home directory (the files name absolute paths)</label>

@@ -5,6 +5,7 @@
  * AccountSecurity, generateSshConfig) so rules and messages are the same everywhere; every POST is a
  * CSRF-checked form; the session and roles are checked on the server for every request.
  */
+import { jobCommand, type JobsService } from '../../jobs/jobs-service.ts';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import QRCode from 'qrcode';
@@ -27,7 +28,7 @@ import type { Store, User } from '../../store/repositories.ts';
 import { clientAddress } from '../request.ts';
 import { actorOf, portalErrorPage, portalForm, portalSession, renderPortal, type PortalEnv } from './portal-auth.ts';
 import {
-  accountBody, certStatus, certificateBody, certificatesBody, confirmRevokeBody, homeBody, keysBody, targetsBody, trustBody, type TargetView,
+  accountBody, certStatus, certificateBody, certificatesBody, confirmRevokeBody, homeBody, keysBody, targetsBody, trustBody, type JobView, type TargetView,
 } from './researcher-pages.ts';
 import { SESSION_COOKIE, clearCookie } from './web-security.ts';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -49,6 +50,8 @@ export interface ResearcherRoutesDeps {
   /** The public base URL (no trailing slash). */
   baseUrl: () => string;
   log: (msg: string, err: unknown) => void;
+  /** Per-job endpoints (the same service as the API and `airlock hosts`); absent = jobs off. */
+  jobs?: { service: Pick<JobsService, 'forUser'>; gatewayHost: () => string | null } | undefined;
 }
 
 // A public key file is a few KiB at most; a form with one is far below this.
@@ -207,7 +210,12 @@ export function researcherRoutes(deps: ResearcherRoutesDeps): Hono<PortalEnv> {
     } catch {
       skipped = [];
     }
-    return renderPortal(c, 'Targets', '/targets', targetsBody({ gateway: gw, targets: views, skipped, home: defaultHome(user) }));
+    // Jobs: a port of their own on the gateway, so the ready command needs no ssh config (jobs-service.ts).
+    const jobHost = deps.jobs?.gatewayHost() ?? trust?.host ?? 'GATEWAY';
+    const jobs: JobView[] = deps.jobs === undefined ? [] : (await deps.jobs.service.forUser(user.id)).map((j) => ({
+      job: j, command: jobCommand(j, jobHost, user.name), host: jobHost, user: user.name,
+    }));
+    return renderPortal(c, 'Targets', '/targets', targetsBody({ gateway: gw, targets: views, jobs, skipped, home: defaultHome(user) }));
   });
   const download = (which: 'config' | 'knownHosts', name: string) => async (c: Parameters<typeof renderPortal>[0]) => {
     const user = c.get('user');
