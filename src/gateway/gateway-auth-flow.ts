@@ -127,12 +127,20 @@ export class GatewayAuthFlow {
         return;
       }
     }
-    if (!(await this.#authorized(conn, outcome.identity, authorize))) return;
-    if (!(await this.#admitSession(conn, outcome.identity))) return;
+    await this.#completeLogin(conn, ctx, outcome.identity, authorize, () => auditAuth(d.audit, outcome, { username: ctx.username, clientAddress: conn.address }));
+  }
+
+  /**
+   * The last steps of every login, whatever its method: the listener's own decision, the per-user
+   * limits, the success record, then the session. A login that cannot be recorded does not happen
+   * (checklist 15).
+   */
+  async #completeLogin(conn: Conn, ctx: AuthContext, identity: GatewayIdentity, authorize: LoginAuthorizer | undefined, record: () => Promise<void>): Promise<void> {
+    if (!(await this.#authorized(conn, identity, authorize))) return;
+    if (!(await this.#admitSession(conn, identity))) return;
     try {
-      await auditAuth(d.audit, outcome, { username: ctx.username, clientAddress: conn.address });
+      await record();
     } catch (err) {
-      // A login that cannot be recorded does not happen (checklist 15).
       this.#ctx.log('error', 'audit failed; login refused', { error: (err as Error).message });
       conn.sessionRelease?.();
       conn.sessionRelease = null;
@@ -140,7 +148,7 @@ export class GatewayAuthFlow {
       return;
     }
     if (conn.socket.destroyed) return;
-    conn.identity = limitSessionAge(outcome.identity, d.clock.now(), this.#ctx.cfg.maxSessionMs);
+    conn.identity = limitSessionAge(identity, this.#ctx.deps.clock.now(), this.#ctx.cfg.maxSessionMs);
     this.#ctx.counters.logins++;
     ctx.accept();
   }
@@ -186,24 +194,10 @@ export class GatewayAuthFlow {
       return;
     }
     const id = outcome.identity;
-    if (!(await this.#authorized(conn, id, authorize))) return;
-    if (!(await this.#admitSession(conn, id))) return;
-    try {
-      await d.audit.record({
-        type: 'gateway.auth', outcome: 'success', actor: id.user.name, clientAddress: conn.address,
-        details: { method: id.method === 'browser' ? 'browser' : `${id.method}+browser`, approved_with: id.browserMethod ?? null, ...(id.fingerprint ? { fingerprint: id.fingerprint } : {}) },
-      });
-    } catch (err) {
-      this.#ctx.log('error', 'audit failed; login refused', { error: (err as Error).message });
-      conn.sessionRelease?.();
-      conn.sessionRelease = null;
-      ctx.reject(this.advertised);
-      return;
-    }
-    if (conn.socket.destroyed) return;
-    conn.identity = limitSessionAge(id, d.clock.now(), this.#ctx.cfg.maxSessionMs);
-    this.#ctx.counters.logins++;
-    ctx.accept();
+    await this.#completeLogin(conn, ctx, id, authorize, () => d.audit.record({
+      type: 'gateway.auth', outcome: 'success', actor: id.user.name, clientAddress: conn.address,
+      details: { method: id.method === 'browser' ? 'browser' : `${id.method}+browser`, approved_with: id.browserMethod ?? null, ...(id.fingerprint ? { fingerprint: id.fingerprint } : {}) },
+    }));
   }
 
   /**
