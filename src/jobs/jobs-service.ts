@@ -11,7 +11,7 @@ import { canonicalCidrs, checkLoginUser, checkPort, checkProjectName, checkTarge
 import { parseCertificate } from '../ssh/certificate.ts';
 import { parsePublicKey } from '../ssh/keys.ts';
 import type { Store } from '../store/repositories.ts';
-import { jobLive, type Job, type JobEvent, type JobService, type PortPool } from './job.ts';
+import { jobLive, type Job, type JobEvent, type PortPool } from './job.ts';
 
 /** The longest a job may be registered or renewed for at once; orchestrators renew long jobs. */
 export const MAX_JOB_LIFETIME_MS = 30 * 86_400_000;
@@ -19,19 +19,10 @@ const MAX_OWNERS = 64;
 const MAX_SERVICES = 32;
 
 /** What an orchestrator or operator gives to register a job. */
-export interface NewJob {
-  name: string;
-  projectName: string;
-  /** User names; empty = every member of the project. */
+export type NewJob = Pick<Job, 'name' | 'projectName' | 'host' | 'sshPort' | 'loginUser' | 'clientCidrs' | 'services' | 'hostKey' | 'expiresAt'> & {
+  /** User names (a Job keeps their ids); empty = every member of the project. */
   owners: string[];
-  host: string;
-  sshPort: number;
-  loginUser: string;
-  clientCidrs: string[];
-  services: JobService[];
-  hostKey: string | null;
-  expiresAt: number;
-}
+};
 
 /** Job administration. `onEnded` lets the gateway close the job's listener and sessions at once. */
 export class JobsService {
