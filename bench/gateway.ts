@@ -14,6 +14,7 @@
  * 1-minute load average is below it), BENCH_SERVER_NODE_OPTIONS (NODE_OPTIONS for `airlock serve`
  * only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
+import { parseByteSize } from '../src/config.ts';
 import { cpus } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { CIPHERS, startWorld, type Cipher, type JumpKind, type PathKind } from './gateway-world.ts';
@@ -21,14 +22,8 @@ import { hopOnce, setupOnce, throughput, tunnel, type Transfer } from './gateway
 import { gatewayIdle, sshdIdle, type GatewayIdleResult, type SshdIdleResult } from './gateway-idle.ts';
 import { foreignCpu, loadAverage, loadLine, median, percentile } from './proc-stats.ts';
 
-function parseBytes(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMG]?)i?B?$/i.exec(s.trim());
-  if (!m) throw new Error(`BENCH_BYTES "${s}" is not a size (e.g. 1G, 256M)`);
-  return Math.round(Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()));
-}
-
 const env = process.env;
-const BYTES = parseBytes(env.BENCH_BYTES ?? '1G');
+const BYTES = parseByteSize(env.BENCH_BYTES ?? '1G', 'BENCH_BYTES');
 const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 3));
 const WARM_BYTES = Math.min(BYTES, 256 * 1024 ** 2);
 const RUNS = Math.max(1, Number(env.BENCH_RUNS ?? 20));

@@ -17,6 +17,7 @@
  * BENCH_TOOLS (any of `ssh cat,scp,sftp`), BENCH_PATHS (any of `direct,jump,proxy`),
  * BENCH_HOST_NODE_OPTIONS (NODE_OPTIONS for the proxy's process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
+import { parseByteSize } from '../src/config.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -25,14 +26,8 @@ import ssh2 from 'ssh2';
 import { startSshd } from '../test/harness/sshd.ts';
 import { foreignCpu, loadLine, median, percentile, processCpuSeconds, rssKiB, treeCpuSecondsWithExited } from './proc-stats.ts';
 
-function parseBytes(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMG]?)i?B?$/i.exec(s.trim());
-  if (!m) throw new Error(`BENCH_BYTES "${s}" is not a size (e.g. 1G, 256M)`);
-  return Math.round(Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()));
-}
-
 const env = process.env;
-const BYTES = parseBytes(env.BENCH_BYTES ?? '1G');
+const BYTES = parseByteSize(env.BENCH_BYTES ?? '1G', 'BENCH_BYTES');
 const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 1));
 const RUNS = Math.max(1, Number(env.BENCH_RUNS ?? 20));
 const IDLE = Math.max(0, Number(env.BENCH_IDLE ?? 1000));
