@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { ROOT, startAirlock, type RunningAirlock } from '../harness/airlock.ts';
+import { startAirlockWithUser, type AirlockWithUser } from '../harness/airlock-with-user.ts';
 import { run } from '../harness/processes.ts';
 import { currentTotp } from '../../src/identity/totp.ts';
 
@@ -20,7 +21,7 @@ test('npm pack → npm install -g (scripts skipped) → login, config; serve nam
   const dir = mkdtempSync(join(tmpdir(), 'airlock-pkg-'));
   // npm and every script it starts run on this Node (24), as `npm run` in a checkout would.
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, npm_config_update_notifier: 'false' };
-  let checkoutServer: RunningAirlock | undefined;
+  let checkout: AirlockWithUser | undefined;
   let installedServer: RunningAirlock | undefined;
   try {
     const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, env, timeoutMs: 300_000 });
@@ -40,14 +41,10 @@ test('npm pack → npm install -g (scripts skipped) → login, config; serve nam
     const airlock = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) => run(process.execPath, [bin, ...args], { input: opts.input, env: { ...env, ...opts.env }, timeoutMs: 120_000 });
 
     // The researcher's commands, against a server from this checkout.
-    checkoutServer = await startAirlock(join(dir, 'checkout-data'));
-    const added = await checkoutServer.admin(['user', 'add', 'alice', '--password-stdin', '--json'], { input: `${PASSWORD}\n` });
-    assert.equal(added.code, 0, added.stderr);
-    const secret = new URL((JSON.parse(added.stdout) as { totp_uri: string }).totp_uri).searchParams.get('secret')!;
-    const home = join(dir, 'h');
-    mkdirSync(home, { mode: 0o700 });
-    const userEnv = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), SSH_AUTH_SOCK: '' };
-    const login = await airlock(['login', '--server', checkoutServer.httpUrl, '--user', 'alice', '--password-stdin', '--otp', currentTotp(secret, Date.now())], { input: `${PASSWORD}\n`, env: userEnv });
+    checkout = await startAirlockWithUser({ dir, password: PASSWORD });
+    const { home } = checkout;
+    const userEnv = { ...checkout.env(), SSH_AUTH_SOCK: '' };
+    const login = await airlock(['login', '--server', checkout.server.httpUrl, '--user', 'alice', '--password-stdin', '--otp', currentTotp(checkout.totpSecret, Date.now())], { input: `${PASSWORD}\n`, env: userEnv });
     assert.equal(login.code, 0, login.stderr);
     const cert = join(home, '.ssh', 'airlock-key-cert.pub');
     assert.ok(existsSync(cert), `login wrote ${cert}`);
@@ -74,7 +71,7 @@ test('npm pack → npm install -g (scripts skipped) → login, config; serve nam
     assert.ok(installedServer.ssh, 'the installed package runs the SSH gateway');
   } finally {
     await installedServer?.stop();
-    await checkoutServer?.stop();
+    await checkout?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
