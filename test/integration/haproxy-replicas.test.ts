@@ -14,7 +14,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -26,6 +25,7 @@ import { airlock, startAirlock, type RunningAirlock } from '../harness/airlock.t
 import { haproxyAvailable, startReferenceHaproxy, type ReferenceHaproxy } from '../harness/haproxy.ts';
 import { POSTGRES_SKIP_REASON, withTestDatabase, type TestDatabase } from '../harness/postgres.ts';
 import { freePort, waitFor } from '../harness/processes.ts';
+import { holdSshSession } from '../harness/held-ssh-session.ts';
 import { sshF, tempDir, writeKeyPair, writeSshConfig, type UserKey } from '../harness/gateway.ts';
 import { startSshd, type TestSshd } from '../harness/sshd.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -83,21 +83,6 @@ async function metric(replica: RunningAirlock, name: string, where: Record<strin
   return family.metrics
     .filter((m) => Object.entries(where).every(([k, v]) => m.labels?.[k] === v))
     .reduce((sum, m) => sum + Number(m.value ?? 0), 0);
-}
-
-/** A long-running `ssh` to a target (through the gateway), which prints "ready" and then waits. */
-function held(cfg: string, host: string) {
-  const child = spawn('ssh', ['-F', cfg, host, 'echo ready; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve();
-    });
-    child.once('exit', () => reject(new Error(`ssh exited early: ${stderr}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return { ready, exited, stderr: () => stderr, kill: () => child.kill('SIGKILL') };
 }
 
 test('HAProxy with the reference configuration in front of two replicas on PostgreSQL', { skip }, async () => {
@@ -259,7 +244,7 @@ test('HAProxy with the reference configuration in front of two replicas on Postg
 
     // ---- 5. kill -9 during a ProxyJump session; the reconnect lands on the other replica -------------
     const daveCfg = sshConfig(dave);
-    const session = held(daveCfg, 'node');
+    const session = holdSshSession(daveCfg, 'node');
     kills.push(session.kill);
     await session.ready;
     const daveOn = await carrying();
@@ -267,7 +252,7 @@ test('HAProxy with the reference configuration in front of two replicas on Postg
     const ledgerBefore = await c.store.certificates.listByUser(carolId);
     replicas[daveOn]!.kill('SIGKILL');
     await replicas[daveOn]!.exited;
-    assert.notEqual(await session.exited, 0, 'the session through the killed replica ends');
+    assert.notEqual((await session.exited).code, 0, 'the session through the killed replica ends');
     const again = await sshF(daveCfg, ['node', 'echo', 'again'], { timeoutMs: 20_000 });
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout.trim(), 'again');

@@ -10,7 +10,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +17,7 @@ import type { Page, BrowserContext } from 'playwright-core';
 import { CHROMIUM_SKIP_REASON, launchChromium, type TestBrowser } from '../harness/browser.ts';
 import { startTargetSshd, startTestGateway, writeSshConfig, type TestGateway } from '../harness/gateway.ts';
 import { run, waitFor } from '../harness/processes.ts';
+import { holdSshSession } from '../harness/held-ssh-session.ts';
 import { assertAccessible, screenshot, watchCsp } from '../harness/portal.ts';
 import { currentTotp } from '../../src/identity/totp.ts';
 import { SSHD } from '../harness/sshd.ts';
@@ -166,15 +166,9 @@ test('operators run Airlock from the browser; researchers are refused every oper
       { alias: 'gw', hostName: gw.host, port: gw.port, user: 'hal', key: hal, extra: ['LogLevel INFO'] },
       { alias: 'job-hal', hostName: 'job-hal', port: node.port, user: 'root', key: hal, proxyJump: 'gw' },
     ]);
-    const child = spawn('ssh', ['-F', cfg, 'job-hal', 'echo ready; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
-    kill = () => child.kill('SIGKILL');
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const closed = new Promise<number>((resolve) => child.once('close', () => resolve(performance.now())));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      child.once('exit', () => reject(new Error(`ssh exited early: ${stderr}`)));
-    });
+    const session = holdSshSession(cfg, 'job-hal');
+    kill = session.kill;
+    await session.ready;
     await waitFor('hal\'s connection with its channel on the connections page', async () => {
       await page.goto(`${base}/admin/connections`);
       const row = page.locator('#connections tr[data-user="hal"]');
@@ -187,7 +181,7 @@ test('operators run Airlock from the browser; researchers are refused every oper
     page.once('dialog', (d) => void d.accept());
     await Promise.all([page.waitForNavigation(), page.click('button[aria-label^="End hal\'s connection"]')]);
     const clickedAt = performance.now();
-    const endedAt = await Promise.race([closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the ssh session was not ended')), 15_000))]);
+    const { at: endedAt, stderr } = await session.exitedWithin(15_000, 'the ssh session was not ended');
     assert.ok(endedAt - clickedAt < 1_500, `ended ${Math.round(endedAt - clickedAt)} ms after the click`);
     assert.match(stderr, /An operator ended this connection/);
 

@@ -9,37 +9,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { waitFor } from '../harness/processes.ts';
 import { sshF, startTargetSshd, startTestGateway, writeKeyPair, writeSshConfig } from '../harness/gateway.ts';
+import { holdSshSession } from '../harness/held-ssh-session.ts';
 
 const MAX_SESSION_MS = 3_000;
 /** Generous for a busy 2-core machine. */
 const WITHIN_MS = 1_500;
-
-/** A foreground ControlMaster session running a long command; resolves `ready` once it runs. */
-function master(cfg: string, host: string, controlPath: string) {
-  // The remote command reads stdin (kept open, never written): it ends with the session, nothing lingers on the target.
-  const child = spawn('ssh', ['-F', cfg, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, host, 'echo ready; exec cat >/dev/null'], {
-    stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' },
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve();
-    });
-    child.once('exit', () => reject(new Error(`ssh exited early: ${stderr}`)));
-  });
-  const exited = new Promise<{ at: number; stderr: string }>((resolve) => {
-    child.once('exit', () => {
-      // Epoch ms, to compare with the audit record of the login.
-      const at = Date.now();
-      child.once('close', () => resolve({ at, stderr }));
-    });
-  });
-  return { ready, exited, child, kill: () => child.kill('SIGKILL') };
-}
 
 test('a registered-key login ends at AIRLOCK_GATEWAY_MAX_SESSION with the reason; a certificate login runs on', async () => {
   const gw = await startTestGateway({
@@ -68,9 +44,11 @@ test('a registered-key login ends at AIRLOCK_GATEWAY_MAX_SESSION with the reason
       { alias: 'job-1', hostName: 'job-1', port: node.port, user: 'root', key: gil, proxyJump: 'gw' },
     ]);
     const cpGil = join(gw.dir, 'cm-gil');
-    const g = master(cfgGil, 'job-1', cpGil);
+    // Foreground ControlMaster sessions: gil's carries a second session below.
+    const master = (cfg: string, controlPath: string) => holdSshSession(cfg, 'job-1', ['-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`]);
+    const g = master(cfgGil, cpGil);
     gilMaster.kill = g.kill;
-    const f = master(cfgFay, 'job-1', join(gw.dir, 'cm-fay'));
+    const f = master(cfgFay, join(gw.dir, 'cm-fay'));
     fayMaster.kill = f.kill;
     await f.ready;
     await g.ready;
@@ -78,9 +56,9 @@ test('a registered-key login ends at AIRLOCK_GATEWAY_MAX_SESSION with the reason
     assert.ok(auth);
     assert.equal(auth.details.method, 'publickey');
 
-    const exit = await Promise.race([f.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the key login was not ended')), 20_000))]);
+    const exit = await f.exitedWithin(20_000, 'the key login was not ended');
     // Measured from the login's audit record (written just before the session age starts).
-    const age = exit.at - auth.at;
+    const age = exit.epochMs - auth.at;
     assert.ok(age < MAX_SESSION_MS + WITHIN_MS, `ended ${Math.round(age)} ms after the login`);
     assert.ok(age >= MAX_SESSION_MS, `ended after only ${Math.round(age)} ms`);
     assert.match(exit.stderr, /Received disconnect from .*: Your session has reached its maximum age/);
