@@ -6,31 +6,28 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { POSTGRES_SKIP_REASON, withTestDatabase, type TestDatabase } from '../harness/postgres.ts';
-import { startTestServer, TEST_PASSWORD, type TestServer } from '../harness/in-process.ts';
+import { POSTGRES_SKIP_REASON } from '../harness/postgres.ts';
+import { TEST_PASSWORD, type TestServer } from '../harness/in-process.ts';
+import { startServerReplicas, type Replicas } from '../harness/replicas.ts';
 import { writeSshConfig } from '../harness/gateway.ts';
 import { sshWithLink } from '../harness/ssh-browser-login.ts';
 import { WebClient } from '../harness/web-client.ts';
 import { writeFileSync } from 'node:fs';
 
-let db: TestDatabase | null = null;
+let replicas: Replicas<TestServer> | undefined;
 let a: TestServer;
 let b: TestServer;
 let secret: string;
 
 before(async () => {
   if (POSTGRES_SKIP_REASON) return;
-  db = await withTestDatabase();
-  const env = { AIRLOCK_DATABASE_URL: db!.url, AIRLOCK_GATEWAY_AUTH: 'certificate,browser', AIRLOCK_GATEWAY_BROWSER_PROMPT: 'none', AIRLOCK_GATEWAY_PENALTIES: 'off' };
-  a = await startTestServer({ env });
-  b = await startTestServer({ env, shareCaWith: a });
+  replicas = await startServerReplicas({ AIRLOCK_GATEWAY_AUTH: 'certificate,browser', AIRLOCK_GATEWAY_BROWSER_PROMPT: 'none', AIRLOCK_GATEWAY_PENALTIES: 'off' });
+  ({ a, b } = replicas);
   secret = (await a.addUser('alice')).secret;
 });
 
 after(async () => {
-  await a?.stop();
-  await b?.stop();
-  await db?.drop();
+  await replicas?.stop();
 });
 
 test('an approval through replica B releases the SSH session waiting at replica A', { skip: POSTGRES_SKIP_REASON }, async () => {

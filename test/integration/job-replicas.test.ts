@@ -7,32 +7,29 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { startTestGateway, type TestGateway } from '../harness/gateway.ts';
+import type { TestGateway } from '../harness/gateway.ts';
 import { freePort, waitFor } from '../harness/processes.ts';
-import { POSTGRES_SKIP_REASON, withTestDatabase, type TestDatabase } from '../harness/postgres.ts';
+import { POSTGRES_SKIP_REASON } from '../harness/postgres.ts';
+import { startGatewayReplicas, type Replicas } from '../harness/replicas.ts';
 
 /** Generous for a busy 2-core machine; the listeners reconcile every 500 ms. */
 const WITHIN_MS = 1_500;
 
-let db: TestDatabase | null = null;
+let replicas: Replicas<TestGateway> | undefined;
 let a: TestGateway;
 let b: TestGateway;
 
 before(async () => {
   if (POSTGRES_SKIP_REASON) return;
-  db = await withTestDatabase();
   const base = await freePort();
-  const env = { AIRLOCK_DATABASE_URL: db!.url, AIRLOCK_JOB_PORTS: `${base}-${base + 3}`, AIRLOCK_GATEWAY_PENALTIES: 'off' };
-  a = await startTestGateway(env);
-  b = await startTestGateway({ ...env, AIRLOCK_SSH_LISTEN: '127.0.0.3:0', AIRLOCK_HTTP_LISTEN: '127.0.0.3:0' }, { shareCaWith: a });
+  replicas = await startGatewayReplicas({ AIRLOCK_JOB_PORTS: `${base}-${base + 3}`, AIRLOCK_GATEWAY_PENALTIES: 'off' }, { AIRLOCK_SSH_LISTEN: '127.0.0.3:0', AIRLOCK_HTTP_LISTEN: '127.0.0.3:0' });
+  ({ a, b } = replicas);
   await a.user('alice');
   await a.project('genomics', ['alice']);
 });
 
 after(async () => {
-  await b?.stop();
-  await a?.stop();
-  await db?.drop();
+  await replicas?.stop();
 });
 
 /** The first line a listener sends, the connection error's code, or `closed` / `silent` (bounded). */

@@ -9,26 +9,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { POSTGRES_SKIP_REASON, withTestDatabase } from '../harness/postgres.ts';
+import { POSTGRES_SKIP_REASON } from '../harness/postgres.ts';
 import { waitFor } from '../harness/processes.ts';
-import { startTargetSshd, startTestGateway, writeSshConfig, type TestGateway } from '../harness/gateway.ts';
+import { startTargetSshd, writeSshConfig, type TestGateway } from '../harness/gateway.ts';
+import { holdSshSession } from '../harness/held-ssh-session.ts';
+import { startGatewayReplicas, type Replicas } from '../harness/replicas.ts';
 import { airlock } from '../harness/airlock.ts';
 
 /** Generous for a busy 2-core machine (the replica polls every 500 ms). */
 const WITHIN_MS = 1_500;
 
 test('an operator on replica A lists and ends a connection held by replica B within a second', { skip: POSTGRES_SKIP_REASON }, async () => {
-  const db = (await withTestDatabase())!;
-  const env = { AIRLOCK_DATABASE_URL: db.url, AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', AIRLOCK_GATEWAY_PENALTIES: 'off' };
-  let a: TestGateway | undefined;
-  let b: TestGateway | undefined;
+  let replicas: Replicas<TestGateway> | undefined;
   let kill: (() => void) | undefined;
   let node: Awaited<ReturnType<typeof startTargetSshd>> | undefined;
   try {
-    a = await startTestGateway(env);
-    b = await startTestGateway(env, { shareCaWith: a });
+    replicas = await startGatewayReplicas({ AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', AIRLOCK_GATEWAY_PENALTIES: 'off' });
+    const { a, b, db } = replicas;
     node = await startTargetSshd(a, ['hal']);
     const hal = await a.user('hal');
     await a.project('p', ['hal']);
@@ -40,19 +38,13 @@ test('an operator on replica A lists and ends a connection held by replica B wit
       { alias: 'gw-b', hostName: b.host, port: b.port, user: 'hal', key: hal, extra: ['LogLevel INFO'] },
       { alias: 'job-hal', hostName: 'job-hal', port: node.port, user: 'root', key: hal, proxyJump: 'gw-b' },
     ]);
-    const child = spawn('ssh', ['-F', cfg, 'job-hal', 'echo ready; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
-    kill = () => child.kill('SIGKILL');
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number>((resolve) => child.once('exit', () => resolve(performance.now())));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      child.once('exit', () => reject(new Error(`ssh exited early: ${stderr}`)));
-    });
+    const session = holdSshSession(cfg, 'job-hal');
+    kill = session.kill;
+    await session.ready;
 
     // Replica A knows of the connection only through the database.
     const seen = await waitFor('hal\'s connection listed on replica A with its channel', async () => {
-      const list = await a!.server.core.liveConnections.list();
+      const list = await a.server.core.liveConnections.list();
       const c = list.find((x) => x.userName === 'hal');
       return c !== undefined && c.channels.some((ch) => ch.target === 'job-hal') ? c : undefined;
     }, 10_000);
@@ -70,25 +62,22 @@ test('an operator on replica A lists and ends a connection held by replica B wit
 
     await a.server.core.liveConnections.end(seen.id, { name: 'ops', clientAddress: '127.0.0.9' });
     const askedAt = performance.now();
-    const endedAt = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the connection on replica B was not ended')), 15_000))]);
+    const { at: endedAt, stderr } = await session.exitedWithin(15_000, 'the connection on replica B was not ended');
     assert.ok(endedAt - askedAt < WITHIN_MS, `ended ${Math.round(endedAt - askedAt)} ms after the request on A`);
-    await new Promise<void>((resolve) => (child.exitCode !== null && child.stderr.readableEnded ? resolve() : child.once('close', () => resolve())));
     assert.match(stderr, /An operator ended this connection/);
 
-    const ended = await waitFor('the gateway.ended record from replica B', async () => (await b!.audit('gateway.ended')).find((e) => e.actor === 'hal'));
+    const ended = await waitFor('the gateway.ended record from replica B', async () => (await b.audit('gateway.ended')).find((e) => e.actor === 'hal'));
     assert.equal(ended.details.reason, 'ended_by_operator');
     assert.equal(ended.details.by, 'ops');
     const asked = (await a.audit('admin.connection_end'))[0]!;
     assert.equal(asked.actor, 'ops');
     assert.equal(asked.details.user, 'hal');
-    await waitFor('the ended connection leaves the list', async () => ((await a!.server.core.liveConnections.list()).length === 0 ? true : undefined));
+    await waitFor('the ended connection leaves the list', async () => ((await a.server.core.liveConnections.list()).length === 0 ? true : undefined));
     // Ending it again is refused: it is gone.
     await assert.rejects(a.server.core.liveConnections.end(seen.id, { name: 'ops', clientAddress: null }), /no longer open/);
   } finally {
     kill?.();
     await node?.stop();
-    await b?.stop();
-    await a?.stop();
-    await db.drop();
+    await replicas?.stop();
   }
 });

@@ -6,17 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { withTestDatabase, POSTGRES_SKIP_REASON } from '../harness/postgres.ts';
-import { startTestServer, postJson, TEST_PASSWORD } from '../harness/in-process.ts';
+import { POSTGRES_SKIP_REASON } from '../harness/postgres.ts';
+import { postJson, TEST_PASSWORD } from '../harness/in-process.ts';
+import { startServerReplicas } from '../harness/replicas.ts';
 import { publicKeyFromKeyObject, formatPublicKey } from '../../src/ssh/keys.ts';
 import { parseKrl } from '../../src/ssh/krl.ts';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
 
 test('two replicas on one PostgreSQL database act as one service', { skip: POSTGRES_SKIP_REASON }, async () => {
-  const db = (await withTestDatabase())!;
-  const env = { AIRLOCK_DATABASE_URL: db.url, AIRLOCK_CERT_DAILY_LIMIT: '3' };
-  const a = await startTestServer({ env });
-  const b = await startTestServer({ env, shareCaWith: a });
+  const replicas = await startServerReplicas({ AIRLOCK_CERT_DAILY_LIMIT: '3' });
+  const { a, b } = replicas;
   try {
     const { secret } = await a.addUser('alice');
     const code = a.totp(secret);
@@ -41,8 +40,6 @@ test('two replicas on one PostgreSQL database act as one service', { skip: POSTG
     const serials = krl.certificates.filter((c) => c.caKey?.equals(a.server.core.ca.userCaKey.blob)).flatMap((c) => c.serials);
     assert.ok(serials.includes(BigInt(serial)), 'replica B serves the revocation made on replica A');
   } finally {
-    await b.stop();
-    await a.stop();
-    await db.drop();
+    await replicas.stop();
   }
 });
