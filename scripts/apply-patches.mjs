@@ -3,12 +3,13 @@
 // through rebuild-native.mjs; safe to run again). Why patches and not a fork: the changes stay small,
 // readable and ours, and an upgrade of the package cannot silently drop them — this script refuses to
 // go on when the installed version is not the one a patch was written for, or when a patch no longer
-// applies, and src/gateway/ssh2-extensions.test.ts checks the installed files match. See
+// applies exactly, and src/gateway/ssh2-extensions.test.ts checks the installed files match. Patches
+// are applied by scripts/unified-diff.mjs (no fuzz, no offsets, no system program needed). See
 // docs/ssh2-extensions.md for what the ssh2 patch changes and how to carry it to a new ssh2.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applyToTree, parseUnifiedDiff, reversePatch } from './unified-diff.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const patchDir = join(root, 'patches');
@@ -20,11 +21,26 @@ export function parsePatchName(file) {
   return { name: m[1].replace(/^(@[^+]+)\+/, '$1/'), version: m[2] };
 }
 
-function patchCmd(args, file, cwd) {
-  return spawnSync('patch', ['-p1', '-f', '-s', '--no-backup-if-mismatch', '-d', cwd, ...args], {
-    input: readFileSync(file),
-    encoding: 'utf8',
-  });
+/** Replaces each file through a temporary sibling and a rename (keeping its mode), as patch(1) does. */
+function writeFiles(dir, files) {
+  for (const [path, content] of files) {
+    const target = join(dir, path);
+    const temp = `${target}.airlock-patch-${process.pid}`;
+    const mode = statSync(target).mode & 0o7777;
+    writeFileSync(temp, content);
+    chmodSync(temp, mode); // not through writeFileSync's mode, which the umask narrows
+    renameSync(temp, target);
+  }
+}
+
+/** Per file of a patch that applies neither way: published, patched, or the first hunk that differs. */
+function fileStates(pkgDir, patch) {
+  return patch.map((f) => {
+    const forward = applyToTree(pkgDir, [f]);
+    if (forward.ok) return `  ${f.path}: as published`;
+    if (applyToTree(pkgDir, reversePatch([f])).ok) return `  ${f.path}: patched`;
+    return `  ${f.path}: neither; against the published text, ${forward.problem.slice(f.path.length + 2)}`;
+  }).join('\n');
 }
 
 /**
@@ -54,28 +70,32 @@ export function applyPatches({ dryRun = false, log = console.log } = {}) {
       );
       continue;
     }
-    const full = join(patchDir, file);
-    const probe = patchCmd(['--dry-run', '-R'], full, pkgDir);
-    if (probe.error) {
-      problems.push(`cannot run patch(1) (${probe.error.message}); install it: apt-get install patch`);
-      break;
+    let patch;
+    try {
+      patch = parseUnifiedDiff(readFileSync(join(patchDir, file), 'latin1'));
+    } catch (err) {
+      problems.push(`${file} is not a unified diff this script applies: ${err.message}`);
+      continue;
     }
-    if (probe.status === 0) {
+    if (applyToTree(pkgDir, reversePatch(patch)).ok) {
       log(`airlock: ${file} already applied`);
       continue;
     }
-    const check = patchCmd(['--dry-run', '-N'], full, pkgDir);
-    if (check.status !== 0) {
-      problems.push(`${file} does not apply: node_modules/${target.name} is neither ${target.name} ${target.version} as published nor with the patch applied (edited by hand?); reinstall it (npm ci) or update the patch:\n${check.stdout}${check.stderr}`);
+    const applied = applyToTree(pkgDir, patch);
+    if (!applied.ok) {
+      problems.push(`${file} does not apply: node_modules/${target.name} is neither ${target.name} ${target.version} as published nor with the patch applied (edited by hand?); reinstall it (npm ci) or update the patch:\n${fileStates(pkgDir, patch)}`);
       continue;
     }
     if (dryRun) {
       log(`airlock: ${file} would be applied`);
       continue;
     }
-    const res = patchCmd(['-N'], full, pkgDir);
-    if (res.status !== 0) problems.push(`${file} failed to apply:\n${res.stdout}${res.stderr}`);
-    else log(`airlock: applied ${file}`);
+    try {
+      writeFiles(pkgDir, applied.files);
+      log(`airlock: applied ${file}`);
+    } catch (err) {
+      problems.push(`${file} failed to apply: ${err.message}`);
+    }
   }
   return problems;
 }

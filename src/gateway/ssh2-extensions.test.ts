@@ -12,7 +12,7 @@ import { connect as tcpConnect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
@@ -39,11 +39,12 @@ test('the installed ssh2 is the version the patch is for', () => {
   assert.equal(declared, SSH2_PATCHED_VERSION, 'pin ssh2 exactly in package.json');
 });
 
-test('node_modules/ssh2 is exactly ssh2 1.17.0 plus patches/ssh2+1.17.0.patch (patch -R --dry-run)', () => {
-  const res = spawnSync('patch', ['-p1', '-R', '--dry-run', '-f', '-d', ssh2Dir], { input: readFileSync(patchFile), encoding: 'utf8' });
-  assert.equal(res.error, undefined, 'patch(1) must be installed (apt-get install patch)');
-  assert.equal(res.status, 0, `the patch does not reverse cleanly: the installed ssh2 differs from 1.17.0 + patch\n${res.stdout}${res.stderr}`);
-  assert.doesNotMatch(res.stdout, /fuzz|offset/i, 'the patch applies only with fuzz or offsets: regenerate it');
+test('node_modules/ssh2 is exactly ssh2 1.17.0 plus patches/ssh2+1.17.0.patch (apply-patches --dry-run)', () => {
+  // The install's own applier, which finds a patch applied only when every hunk's patched lines stand
+  // exactly at their line numbers (no fuzz, no offsets).
+  const res = spawnSync(process.execPath, [join(root, 'scripts', 'apply-patches.mjs'), '--dry-run'], { encoding: 'utf8' });
+  assert.equal(res.status, 0, `the installed ssh2 is not 1.17.0 + patch\n${res.stdout}${res.stderr}`);
+  assert.match(res.stdout, new RegExp(`^airlock: ${basename(patchFile).replace(/[+.]/g, '\\$&')} already applied$`, 'm'));
   assert.equal(ssh2ExtensionProblem(), undefined);
 });
 
