@@ -22,7 +22,6 @@ PREREQS=(
   'puttygen:putty-tools'           # PPK files of `airlock putty`
   'plink:putty-tools'              # PuTTY certificate logins through the gateway
   'chromium|chromium-browser:chromium'  # browser login, driven by playwright-core
-  'patch:patch'                    # npm ci's postinstall applies patches/ (the gateway's ssh2 extensions)
   'psql:postgresql-client'         # the PostgreSQL store suites (AIRLOCK_TEST_DATABASE_URL)
   'pg_isready:postgresql-client'
   'haproxy:haproxy'                # a real TCP load balancer / PROXY protocol sender

@@ -96,7 +96,7 @@ test('--check never installs, even with apt-get at hand', async () => {
 });
 
 test('root with apt-get: installs exactly the missing packages, then succeeds', async () => {
-  const w = makeWorld('install', ['sshd', 'patch'], true);
+  const w = makeWorld('install', ['sshd', 'curl'], true);
   const r = await prereqs(w.bin);
   if (!isRoot) {
     // Not root: it must not try, and says what to install.
@@ -105,8 +105,8 @@ test('root with apt-get: installs exactly the missing packages, then succeeds', 
     return;
   }
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stderr, 'test-prereqs: installing openssh-server patch (for sshd patch)\n');
-  assert.equal(readFileSync(w.log, 'utf8'), 'update -qq\ninstall -y -qq --no-install-recommends openssh-server patch\n');
+  assert.equal(r.stderr, 'test-prereqs: installing openssh-server curl (for sshd curl)\n');
+  assert.equal(readFileSync(w.log, 'utf8'), 'update -qq\ninstall -y -qq --no-install-recommends openssh-server curl\n');
 });
 
 test('root with apt-get that does not deliver: the one line after trying', async () => {
