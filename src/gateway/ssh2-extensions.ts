@@ -63,7 +63,8 @@ interface PatchedKexModule {
 const ssh2Dir = dirname(require.resolve('ssh2/package.json'));
 
 // Markers of the three patched files: a cheap start-up check (the full check, that the installed
-// files are exactly ssh2 1.17.0 plus the patch, is ssh2-extensions.test.ts running patch -R --dry-run).
+// files are exactly ssh2 1.17.0 plus the patch, is ssh2-extensions.test.ts running
+// scripts/apply-patches.mjs --dry-run).
 const PATCH_MARKERS: readonly (readonly [string, string])[] = [
   ['lib/protocol/kex.js', 'function registerKeyExchange(name, method)'],
   ['lib/protocol/kex.js', 'this._hostKey.signatureAlgo'],
