@@ -4,7 +4,8 @@
  * is ssh2 1.17.0 as published (`npm pack ssh2@1.17.0`): it patches that copy to exactly what patch(1)
  * makes of it, byte for byte; says so when the patch is already applied; refuses another version with
  * its message; and fails loudly, writing nothing, when a hunk does not match exactly where it says
- * (an edited line, or a line added above it, which patch(1) would accept with an offset).
+ * (an edited line, or a line added above it, which patch(1) would accept with an offset). It runs with
+ * a PATH where no program can be found, as on a fresh machine without patch(1).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,8 +50,9 @@ function installRoot(name: string, ssh2: string): { root: string; ssh2: string }
   return { root, ssh2: join(root, 'node_modules', 'ssh2') };
 }
 
+/** Runs the script as the install does, but with an empty PATH: it must need no other program. */
 function applyPatches(root: string, args: string[] = []): Promise<RunResult> {
-  return run(process.execPath, [join(root, 'scripts', 'apply-patches.mjs'), ...args]);
+  return run(process.execPath, [join(root, 'scripts', 'apply-patches.mjs'), ...args], { env: { ...process.env, PATH: join(dir, 'no-programs-here') } });
 }
 
 /** Every file below `top`: relative path → mode and content. */
