@@ -18,14 +18,12 @@ import { formatPublicKey, publicKeyFromKeyObject } from '../../src/ssh/keys.ts';
 import { formatOpenSshPrivateKey, parseOpenSshPrivateKey } from '../../src/ssh/private-key.ts';
 import type { Finding } from '../../src/cli/doctor-checks.ts';
 import { includeLine } from '../../src/cli/ssh-include.ts';
-import { startCliWorld, runDetached, type CliWorld } from './cli-fixture.ts';
+import { startSignedInCliWorld, runDetached, type CliWorld } from './cli-fixture.ts';
 
 let w: CliWorld;
 
 before(async () => {
-  w = await startCliWorld();
-  const login = await w.login();
-  assert.equal(login.code, 0, login.stderr);
+  w = await startSignedInCliWorld();
 });
 
 after(async () => {

@@ -128,3 +128,14 @@ export async function startCliWorld(gatewayEnv: NodeJS.ProcessEnv = {}): Promise
     },
   };
 }
+
+/** startCliWorld, then `airlock login` as alice: the world of the tests that start signed in. */
+export async function startSignedInCliWorld(gatewayEnv: NodeJS.ProcessEnv = {}): Promise<CliWorld> {
+  const w = await startCliWorld(gatewayEnv);
+  const login = await w.login();
+  if (login.code !== 0) {
+    await w.stop();
+    throw new Error(`airlock login exited with ${login.code}: ${login.stderr}`);
+  }
+  return w;
+}

@@ -11,7 +11,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, run, startProcess, stopProcess, waitFor } from '../harness/processes.ts';
-import { runDetached, startCliWorld, SERVICE_TOKEN, type CliWorld } from './cli-fixture.ts';
+import { runDetached, startSignedInCliWorld, SERVICE_TOKEN, type CliWorld } from './cli-fixture.ts';
 
 const PLINK = spawnSync('plink', ['-V'], { encoding: 'utf8' });
 const skip = PLINK.error ? 'plink is not installed (apt-get install putty-tools)' : false;
@@ -23,9 +23,7 @@ let fingerprint: string;
 
 before(async () => {
   if (skip) return;
-  w = await startCliWorld();
-  const login = await w.login();
-  assert.equal(login.code, 0, login.stderr);
+  w = await startSignedInCliWorld();
   const r = await w.cli(['putty', '--unix-sessions', '--json']);
   assert.equal(r.code, 0, r.stderr);
   files = JSON.parse(r.stdout) as Files;

@@ -11,14 +11,12 @@ import { join } from 'node:path';
 import { freePort } from '../harness/processes.ts';
 import type { Finding } from '../../src/cli/doctor-checks.ts';
 import type { LocalStatus } from '../../src/cli/status-command.ts';
-import { startCliWorld, type CliWorld } from './cli-fixture.ts';
+import { startSignedInCliWorld, type CliWorld } from './cli-fixture.ts';
 
 let w: CliWorld;
 
 before(async () => {
-  w = await startCliWorld();
-  const login = await w.login();
-  assert.equal(login.code, 0, login.stderr);
+  w = await startSignedInCliWorld();
 });
 
 after(async () => {

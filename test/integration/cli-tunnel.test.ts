@@ -13,14 +13,12 @@ import { join } from 'node:path';
 import { AIRLOCK_BIN } from '../harness/airlock.ts';
 import { freePort, run, waitFor } from '../harness/processes.ts';
 import { isPortFree } from '../../src/cli/local-ports.ts';
-import { startCliWorld, SERVICE_TOKEN, type CliWorld } from './cli-fixture.ts';
+import { startSignedInCliWorld, SERVICE_TOKEN, type CliWorld } from './cli-fixture.ts';
 
 let w: CliWorld;
 
 before(async () => {
-  w = await startCliWorld();
-  const login = await w.login();
-  assert.equal(login.code, 0, login.stderr);
+  w = await startSignedInCliWorld();
 });
 
 after(async () => {

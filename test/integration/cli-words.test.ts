@@ -11,16 +11,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPublicKey, publicKeyFromKeyObject } from '../../src/ssh/keys.ts';
 import { freePort, run } from '../harness/processes.ts';
-import { startCliWorld, type CliWorld } from './cli-fixture.ts';
+import { startSignedInCliWorld, type CliWorld } from './cli-fixture.ts';
 
 let w: CliWorld;
 const sessionFile = () => join(w.home, '.config', 'airlock', 'session.json');
 const savedServer = () => (JSON.parse(readFileSync(sessionFile(), 'utf8')) as { server: string }).server;
 
 before(async () => {
-  w = await startCliWorld();
-  const login = await w.login();
-  assert.equal(login.code, 0, login.stderr);
+  w = await startSignedInCliWorld();
 });
 
 after(async () => {
