@@ -147,6 +147,7 @@ class GatewayServer implements Gateway {
       });
       const connections: JobConnections = new JobConnections({
         ctx, jobs: deps.store.jobs, certificates: deps.store.certificates, ca: deps.jobs.ca, jobOf: (conn) => listeners.jobOf(conn), sourceAddress: deps.jobs.sourceAddress,
+        forwarding: deps.jobs.forwarding,
       });
       this.#jobs = { listeners, connections };
     }

@@ -6,7 +6,7 @@
  * connections hear one line and close, and the session certificates minted for it are revoked.
  */
 import type { CertificateAuthority } from '../ca/authority.ts';
-import { jobLive, type Job, type JobRepository } from '../jobs/job.ts';
+import { jobLive, type Job, type JobForwarding, type JobRepository } from '../jobs/job.ts';
 import { parsePublicKey } from '../ssh/keys.ts';
 import type { Store } from '../store/repositories.ts';
 import type { GatewayIdentity } from './auth.ts';
@@ -25,6 +25,8 @@ export interface JobConnectionsDeps {
   jobOf: (conn: Conn) => Job | undefined;
   /** The gateway's address towards jobs; a route lookup when absent. */
   sourceAddress?: string | undefined;
+  /** What the operator lets jobs allow (`AIRLOCK_JOB_FORWARDING`); a job's own list counts only within it. */
+  forwarding?: readonly JobForwarding[] | undefined;
 }
 
 /** How the proxy trusts the job's sshd: a host certificate from the host CA, or the pinned key. */
@@ -82,6 +84,7 @@ export class JobConnections {
     const session = proxyJobConnection(conn.client, { user: { id: id.user.id, name: id.user.name }, clientAddress: conn.address }, {
       id: job.id, name: job.name, address: job.host, port: job.sshPort, loginUser: job.loginUser, hostTrust: jobHostTrust(job.hostKey),
       expiresAt: job.expiresAt, ...(job.services.length > 0 ? { servicePorts: job.services.map((s) => s.port) } : {}),
+      features: { x11: this.#allows(job, 'x11'), agentForwarding: this.#allows(job, 'agent') },
     }, {
       ca: this.#d.ca, audit: this.#d.ctx.deps.audit, clock: this.#d.ctx.deps.clock,
       ...(this.#d.sourceAddress !== undefined ? { sourceAddress: this.#d.sourceAddress } : {}),
@@ -133,6 +136,11 @@ export class JobConnections {
         this.#d.ctx.log('error', 'revoking a job\'s session certificate failed', { job: job.id, serial: serial.toString(), error: (err as Error).message });
       }
     }
+  }
+
+  /** Off unless both the job and the operator allow it: an operator who withdraws it wins over jobs registered before. */
+  #allows(job: Job, what: JobForwarding): boolean {
+    return job.forwarding.includes(what) && (this.#d.forwarding ?? []).includes(what);
   }
 
   #log(job: Job, event: Parameters<JobConnectionsDeps['jobs']['addEvent']>[0]): void {

@@ -229,6 +229,24 @@ test('the session certificate: principal = login user, source-address, key ID na
   assert.notEqual((await w.gw.server.core.store.certificates.bySerial(serial))!.revokedAt, null);
 });
 
+/** A real ssh-agent holding a fresh ed25519 key; its socket, the key's SHA256 fingerprint, and stop(). */
+async function startAgent(name: string): Promise<{ sock: string; fingerprint: string; stop(): void }> {
+  const sock = join(w.dir, `${name}.sock`);
+  const key = join(w.dir, `${name}_ed25519`);
+  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+  try {
+    await waitFor('ssh-agent', () => (existsSync(sock) ? true : undefined), 10_000);
+    assert.equal((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key])).code, 0);
+    const added = await run('ssh-add', [key], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+    assert.equal(added.code, 0, added.stderr);
+  } catch (err) {
+    agent.kill();
+    throw err;
+  }
+  const fingerprint = fingerprintSha256(parsePublicKey(readFileSync(`${key}.pub`, 'utf8').trim()).blob);
+  return { sock, fingerprint, stop: () => agent.kill() };
+}
+
 test('X11 and agent forwarding are refused and audited when policy does not allow them', async () => {
   const { client } = await researcher();
   try {
@@ -238,16 +256,46 @@ test('X11 and agent forwarding are refused and audited when policy does not allo
   } finally {
     client.end();
   }
-  const agentSock = join(w.dir, 'agent.sock');
-  const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
+  const agent = await startAgent('agent-off');
   try {
-    await waitFor('ssh-agent', () => (existsSync(agentSock) ? true : undefined), 10_000);
-    const r = await ssh(['-A', 'echo "${SSH_AUTH_SOCK-unset}"'], { env: { ...process.env, SSH_AUTH_SOCK: agentSock } });
-    assert.equal(r.code, 0, r.stderr);
+    const before = (await w.gw.audit('job.proxy.refused')).filter((e) => e.details.what === 'auth-agent').length;
+    const r = await ssh(['-A', 'echo "${SSH_AUTH_SOCK-unset}"; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock } });
+    // ssh-add(1): exit 2 = no agent to talk to.
+    assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, 'unset\n');
-    assert.ok((await w.gw.audit('job.proxy.refused')).some((e) => e.details.what === 'auth-agent'));
+    assert.match(r.stderr, /Could not open a connection to your authentication agent/);
+    assert.ok(!r.stdout.includes(agent.fingerprint));
+    const refusals = (await w.gw.audit('job.proxy.refused')).filter((e) => e.details.what === 'auth-agent');
+    assert.equal(refusals.length, before + 1);
+    assert.equal(refusals.at(-1)?.actor, 'alice');
   } finally {
-    agent.kill();
+    agent.stop();
+  }
+});
+
+test('where policy allows agent forwarding, ssh -A lends the researcher\'s agent to the job, and each use is audited', async () => {
+  w.setJob(w.description({ features: { agentForwarding: true } }));
+  const agent = await startAgent('agent-on');
+  try {
+    const uses = (await w.gw.audit('job.proxy.agent')).length;
+    const r = await ssh(['-A', 'ssh-add -l; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock } });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 2, r.stdout);
+    for (const line of lines) assert.match(line, new RegExp(`^256 ${agent.fingerprint.replace(/[+/]/g, '\\$&')} agent-on \\(ED25519\\)$`));
+    // One agent channel per ssh-add, each recorded with who and which job.
+    const used = (await w.gw.audit('job.proxy.agent')).slice(uses);
+    assert.equal(used.length, 2);
+    assert.ok(used.every((e) => e.outcome === 'success' && e.actor === 'alice' && e.details.job === 'job-1'));
+    // (sshd forwards for a certificate login only when the certificate has permit-agent-forwarding.)
+
+    // Without -A the job gets no agent, even though policy would allow it.
+    const plain = await ssh(['echo "${SSH_AUTH_SOCK-unset}"'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock } });
+    assert.equal(plain.stdout, 'unset\n', plain.stderr);
+    assert.equal((await w.gw.audit('job.proxy.agent')).length, uses + 2);
+  } finally {
+    agent.stop();
+    w.setJob(w.description());
   }
 });
 
