@@ -4,6 +4,9 @@
  * connection is handed to the terminating proxy (job-proxy.ts), and each connection is written to the
  * job's log (Rescale): user, client address, port, start, end, bytes, outcome. When a job ends, its
  * connections hear one line and close, and the session certificates minted for it are revoked.
+ * Ownership is also re-checked while a connection lives (`recheck`, run by the live watcher whenever
+ * access may have narrowed): a user removed from the job's project — who thereby stops owning it, be it
+ * the whole project's job or one naming them — is disconnected with one line, audited, and logged.
  */
 import type { CertificateAuthority } from '../ca/authority.ts';
 import { jobLive, type Job, type JobForwarding, type JobRepository } from '../jobs/job.ts';
@@ -13,12 +16,13 @@ import type { GatewayIdentity } from './auth.ts';
 import type { LoginAuthorizer } from './gateway-auth-flow.ts';
 import type { Conn, GatewayContext } from './gateway-conn.ts';
 import type { JobHostTrust } from './job-host-trust.ts';
+import type { AccessCheck } from './live-registry.ts';
 import { proxyJobConnection, type JobProxySession } from './job-proxy.ts';
 import { disconnectWithMessage } from './ssh2-disconnect.ts';
 
 export interface JobConnectionsDeps {
   ctx: GatewayContext;
-  jobs: Pick<JobRepository, 'listForUser' | 'addEvent' | 'finishEvent'>;
+  jobs: Pick<JobRepository, 'byId' | 'listForUser' | 'addEvent' | 'finishEvent'>;
   certificates: Pick<Store['certificates'], 'revoke'>;
   ca: Pick<CertificateAuthority, 'issueSessionCertificate' | 'hostCaKey'>;
   /** The job a connection came in on (job-listeners.ts). */
@@ -41,6 +45,8 @@ export class JobConnections {
   readonly #sessions = new WeakMap<Conn, JobProxySession>();
   /** The session certificates this replica minted for each live job, revoked when the job ends. */
   readonly #minted = new Map<string, Set<bigint>>();
+  /** Connections ended because their user stopped owning the job: why, for the job log. */
+  readonly #disowned = new WeakMap<Conn, string>();
 
   constructor(deps: JobConnectionsDeps) {
     this.#d = deps;
@@ -59,6 +65,26 @@ export class JobConnections {
     });
     return { ok: false, reason: 'not_job_owner', message: `${identity.user.name} may not enter job ${job.name}: only its owners may. Ask the job's owner, or your project's PI.` };
   };
+
+  /**
+   * Whether the user of a live job connection still owns its job (the live watcher's `access` rule);
+   * a job that ended is left to the listeners, which close its connections with their own line.
+   */
+  async recheck(conn: Conn): Promise<AccessCheck> {
+    const job = this.#d.jobOf(conn);
+    const id = conn.identity;
+    if (job === undefined || id === null) return { ok: true };
+    const now = this.#d.ctx.deps.clock.now();
+    try {
+      if ((await this.#d.jobs.listForUser(id.user.id, now)).some((j) => j.id === job.id)) return { ok: true };
+      const current = await this.#d.jobs.byId(job.id);
+      if (current === undefined || !jobLive(current, now)) return { ok: true };
+    } catch {
+      return { ok: false, reason: 'internal', message: 'Ownership could not be checked.' };
+    }
+    this.#disowned.set(conn, 'no longer an owner of the job');
+    return { ok: false, reason: 'not_job_owner', message: `${id.user.name} no longer owns job ${job.name} (removed from its owners or its project); this connection is closed.` };
+  }
 
   /** The connection is authenticated and ready: hand it to the proxy and log it. */
   async ready(conn: Conn): Promise<void> {
@@ -106,10 +132,11 @@ export class JobConnections {
     void session.closed.then(async () => {
       const current = this.#d.jobOf(conn);
       const endedByJob = current === undefined || !jobLive(current, this.#d.ctx.deps.clock.now());
+      const disowned = this.#disowned.get(conn);
       if (eventId === undefined) return;
       await this.#d.jobs.finishEvent(eventId, {
         endedAt: this.#d.ctx.deps.clock.now(), bytesIn: session.bytes.toJob, bytesOut: session.bytes.fromJob,
-        outcome: failure !== null ? 'failure' : endedByJob ? 'ended' : 'success', reason: failure,
+        outcome: failure !== null ? 'failure' : disowned !== undefined ? 'revoked' : endedByJob ? 'ended' : 'success', reason: failure ?? disowned ?? null,
       });
     }).catch((err: unknown) => this.#d.ctx.log('error', 'job log write failed', { job: job.id, error: (err as Error).message }));
   }

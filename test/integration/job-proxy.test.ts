@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { startJobProxyWorld, type JobProxyWorld } from '../harness/job-proxy-world.ts';
+import { startSshAgent } from '../harness/ssh-agent.ts';
 import { startHttpService } from '../harness/gateway.ts';
 import { freePort, run, waitFor } from '../harness/processes.ts';
 import { parsePublicKey, publicKeyFromKeyObject } from '../../src/ssh/keys.ts';
@@ -229,24 +230,6 @@ test('the session certificate: principal = login user, source-address, key ID na
   assert.notEqual((await w.gw.server.core.store.certificates.bySerial(serial))!.revokedAt, null);
 });
 
-/** A real ssh-agent holding a fresh ed25519 key; its socket, the key's SHA256 fingerprint, and stop(). */
-async function startAgent(name: string): Promise<{ sock: string; fingerprint: string; stop(): void }> {
-  const sock = join(w.dir, `${name}.sock`);
-  const key = join(w.dir, `${name}_ed25519`);
-  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  try {
-    await waitFor('ssh-agent', () => (existsSync(sock) ? true : undefined), 10_000);
-    assert.equal((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key])).code, 0);
-    const added = await run('ssh-add', [key], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
-    assert.equal(added.code, 0, added.stderr);
-  } catch (err) {
-    agent.kill();
-    throw err;
-  }
-  const fingerprint = fingerprintSha256(parsePublicKey(readFileSync(`${key}.pub`, 'utf8').trim()).blob);
-  return { sock, fingerprint, stop: () => agent.kill() };
-}
-
 test('X11 and agent forwarding are refused and audited when policy does not allow them', async () => {
   const { client } = await researcher();
   try {
@@ -256,7 +239,7 @@ test('X11 and agent forwarding are refused and audited when policy does not allo
   } finally {
     client.end();
   }
-  const agent = await startAgent('agent-off');
+  const agent = await startSshAgent(w.dir, 'agent-off');
   try {
     const before = (await w.gw.audit('job.proxy.refused')).filter((e) => e.details.what === 'auth-agent').length;
     const r = await ssh(['-A', 'echo "${SSH_AUTH_SOCK-unset}"; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock } });
@@ -275,7 +258,7 @@ test('X11 and agent forwarding are refused and audited when policy does not allo
 
 test('where policy allows agent forwarding, ssh -A lends the researcher\'s agent to the job, and each use is audited', async () => {
   w.setJob(w.description({ features: { agentForwarding: true } }));
-  const agent = await startAgent('agent-on');
+  const agent = await startSshAgent(w.dir, 'agent-on');
   try {
     const uses = (await w.gw.audit('job.proxy.agent')).length;
     const r = await ssh(['-A', 'ssh-add -l; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock } });
