@@ -243,7 +243,7 @@ function liveSession(u: UserKey, port: number): { out: () => string; err: () => 
   return { out: () => out, err: () => err, exited, kill: () => child.kill() };
 }
 
-test('a member removed from the project loses their live session on its job within a second, with one line, audited; the others keep theirs', async () => {
+test('a member removed from the project loses their live session on its job within a second, with one line, audited; the others keep theirs; a disabled user too', async () => {
   const created = await api('POST', '/api/v1/jobs', {
     name: 'job-2', host: '127.0.0.1', ssh_port: job.port, login_user: 'root', host_key: hostCert, expires_in: '2h',
   });
@@ -278,7 +278,20 @@ test('a member removed from the project loses their live session on its job with
       return e === undefined ? undefined : list;
     }, 5_000);
     assert.equal(events.find((x) => x.user === 'bob' && x.outcome === 'revoked')?.reason, 'no longer an owner of the job');
+
+    // A disabled user's sessions on a job end as well (the login itself no longer holds).
+    const t1 = process.hrtime.bigint();
+    await gw.server.core.userAdmin.disable('alice', { name: 'test', clientAddress: null });
+    await Promise.race([alices.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('alice\'s session outlived her account')), 5_000))]);
+    const disabledMs = Number(process.hrtime.bigint() - t1) / 1e6;
+    console.log(`# alice's session on the job closed ${disabledMs.toFixed(0)} ms after she was disabled`);
+    assert.ok(disabledMs < 1_000, `closed after ${disabledMs} ms`);
+    assert.match(alices.err(), /account is disabled|certificate has been revoked/);
   } finally {
+    if ((await gw.server.core.store.users.byName('alice'))?.disabled === true) {
+      await gw.server.core.userAdmin.enable('alice', { name: 'test', clientAddress: null });
+      alice = await gw.certify(alice); // disabling revoked her certificate
+    }
     bobs.kill();
     alices.kill();
     await gw.server.core.inventory.addMember('genomics', 'bob', 'member', { name: 'test', clientAddress: null });
