@@ -282,6 +282,23 @@ test('where policy allows agent forwarding, ssh -A lends the researcher\'s agent
   }
 });
 
+test('a job whose sshd refuses agent forwarding: the session runs without it (as with OpenSSH), and the refusal is audited', async () => {
+  const strict = await startJobProxyWorld({ sshdExtra: ['AllowAgentForwarding no'] });
+  const agent = await startSshAgent(strict.dir, 'agent-strict');
+  strict.setJob(strict.description({ features: { agentForwarding: true } }));
+  try {
+    const r = await run('ssh', ['-A', ...strict.sshArgs(), 'echo still-here; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock }, timeoutMs: 60_000 });
+    assert.equal(r.stdout, 'still-here\n', r.stderr);
+    assert.equal(r.code, 2, r.stderr);
+    const failed = (await strict.gw.audit('job.proxy.forwarding')).filter((e) => e.outcome === 'failure');
+    assert.equal(failed.length, 1);
+    assert.match(String(failed[0]!.details.reason), /refused by the job's sshd/);
+  } finally {
+    agent.stop();
+    await strict.stop();
+  }
+});
+
 test('a job that stops reading holds the researcher back (bounded), then gets every byte', async () => {
   const go = join(files, 'go');
   const { client, wire } = await researcher();
