@@ -78,6 +78,12 @@ export interface JobProxyJob {
   features?: { x11?: boolean; agentForwarding?: boolean; portForwarding?: boolean };
 }
 
+/** Which optional requests a researcher's session carries to the job's session. */
+interface SessionExtras {
+  agent: boolean;
+  x11: boolean;
+}
+
 /** Who is being proxied. */
 export interface JobProxyIdentity {
   user: { id: string; name: string };
@@ -311,7 +317,10 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
         reject?.();
         return;
       }
-      x11 = { single: info.single, protocol: info.protocol, cookie: info.cookie, screen: info.screen };
+      // ssh2's server hands the cookie over as a Buffer of its hex text (whatever its typings say), and
+      // its client would hex-encode a Buffer again: pass the text on, as OpenSSH sent it.
+      const cookie: unknown = info.cookie;
+      x11 = { single: info.single, protocol: info.protocol, cookie: Buffer.isBuffer(cookie) ? cookie.toString('latin1') : String(cookie), screen: info.screen };
       accept?.();
     });
     session.on('auth-agent', (accept, reject) => {
@@ -336,17 +345,22 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
       accept?.();
     });
 
-    const start = (acceptChannel: () => ServerChannel, open: (withAgent: boolean, cb: (err: Error | undefined, ch: ClientChannel) => void) => void): void => {
+    const start = (acceptChannel: () => ServerChannel, open: (extras: SessionExtras, cb: (err: Error | undefined, ch: ClientChannel) => void) => void): void => {
       const down = acceptChannel();
       openSessions.add(down);
       down.once('close', () => openSessions.delete(down));
       upstream.then(() => {
-        const opened = (withAgent: boolean) => (err: Error | undefined, up: ClientChannel): void => {
-          if (err && withAgent && /agent forwarding/i.test(err.message)) {
-            // The job's sshd refused agent forwarding (AllowAgentForwarding no): ssh carries on
-            // without it, and so does the proxy — on a new channel, as ssh2 closed this one.
-            audit('job.proxy.forwarding', 'failure', { what: 'auth-agent', reason: 'refused by the job\'s sshd' });
-            open(false, opened(false));
+        const opened = (extras: SessionExtras) => (err: Error | undefined, up: ClientChannel): void => {
+          // The job's sshd refused agent or X11 forwarding (AllowAgentForwarding no, X11Forwarding
+          // no): ssh carries on without it, and so does the proxy — on a new channel, as ssh2 closed
+          // this one (the command has not run yet: ssh2 sends it after these requests).
+          const refusedByJob = err === undefined ? undefined
+            : extras.agent && /agent forwarding/i.test(err.message) ? 'agent' as const
+              : extras.x11 && /X11/.test(err.message) ? 'x11' as const : undefined;
+          if (refusedByJob !== undefined) {
+            audit('job.proxy.forwarding', 'failure', { what: refusedByJob === 'agent' ? 'auth-agent' : 'x11', reason: 'refused by the job\'s sshd' });
+            const fewer = { ...extras, [refusedByJob]: false };
+            open(fewer, opened(fewer));
             return;
           }
           if (err) {
@@ -357,7 +371,8 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
           if (pendingWindow) up.setWindow(pendingWindow.rows, pendingWindow.cols, pendingWindow.height, pendingWindow.width);
           bridgeSession(down, up);
         };
-        open(agent, opened(agent));
+        const extras = { agent, x11: x11 !== undefined };
+        open(extras, opened(extras));
       }, () => fail(down, upstreamFailure?.message ?? 'The gateway could not reach the job.'));
     };
     const ptyOptions = (): ssh2.PseudoTtyOptions | false =>
@@ -365,14 +380,14 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
     // ssh2's client sends auth-agent-req@openssh.com for `agentForward` (not in its typings).
     type WithAgent = { agentForward?: boolean };
     session.on('shell', (accept) => {
-      start(accept, (withAgent, cb) => client.shell(ptyOptions(), { env, ...(x11 ? { x11 } : {}), ...(withAgent ? { agentForward: true } : {}) } as ssh2.ShellOptions & WithAgent, cb));
+      start(accept, (e, cb) => client.shell(ptyOptions(), { env, ...(e.x11 && x11 ? { x11 } : {}), ...(e.agent ? { agentForward: true } : {}) } as ssh2.ShellOptions & WithAgent, cb));
     });
     session.on('exec', (accept, _reject, info) => {
       const p = ptyOptions();
-      start(accept, (withAgent, cb) => client.exec(info.command, { env, ...(p ? { pty: p } : {}), ...(x11 ? { x11 } : {}), ...(withAgent ? { agentForward: true } : {}) } as ssh2.ExecOptions & WithAgent, cb));
+      start(accept, (e, cb) => client.exec(info.command, { env, ...(p ? { pty: p } : {}), ...(e.x11 && x11 ? { x11 } : {}), ...(e.agent ? { agentForward: true } : {}) } as ssh2.ExecOptions & WithAgent, cb));
     });
     session.on('subsystem', (accept, _reject, info) => {
-      start(accept, (_withAgent, cb) => client.subsys(info.name, cb));
+      start(accept, (_e, cb) => client.subsys(info.name, cb));
     });
   }
 

@@ -27,7 +27,7 @@ let web: Awaited<ReturnType<typeof startHttpService>>;
 let files: string;
 
 before(async () => {
-  w = await startJobProxyWorld();
+  w = await startJobProxyWorld({ sshdExtra: ['X11Forwarding yes'] });
   web = await startHttpService('127.0.0.1', 'hello from jupyter');
   files = join(w.dir, 'files');
   mkdirSync(files, { recursive: true });
@@ -282,18 +282,70 @@ test('where policy allows agent forwarding, ssh -A lends the researcher\'s agent
   }
 });
 
-test('a job whose sshd refuses agent forwarding: the session runs without it (as with OpenSSH), and the refusal is audited', async () => {
-  const strict = await startJobProxyWorld({ sshdExtra: ['AllowAgentForwarding no'] });
-  const agent = await startSshAgent(strict.dir, 'agent-strict');
-  strict.setJob(strict.description({ features: { agentForwarding: true } }));
+/** A stand-in X display on 127.0.0.1:N: records what X clients send and answers each with one line. */
+async function fakeDisplay(): Promise<{ name: string; received: () => Buffer; stop(): void }> {
+  const chunks: Buffer[] = [];
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      if (Buffer.concat(chunks).includes('hello-x11')) s.end('hi-from-the-display\n');
+    });
+  });
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const n = 100 + Math.floor(Math.random() * 400);
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(6000 + n, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) return { name: `127.0.0.1:${n}`, received: () => Buffer.concat(chunks), stop: () => server.close() };
+  }
+  throw new Error('no free X display port');
+}
+
+/** An X11 client on the job: its connection set-up with the cookie sshd stored, then a greeting; prints the answer. */
+const X11_CLIENT = `n=\${DISPLAY#*:}; n=\${n%.*}; python3 - "$n" <<'PY'
+import socket, struct, subprocess, sys
+entry = [l.split() for l in subprocess.run(['xauth', 'list'], capture_output=True, text=True).stdout.splitlines() if l.split()[0].endswith(':' + sys.argv[1])][0]
+name, data = entry[1].encode(), bytes.fromhex(entry[2])
+pad = lambda b: b + bytes((4 - len(b) % 4) % 4)
+s = socket.create_connection(('127.0.0.1', 6000 + int(sys.argv[1])))
+s.sendall(b'l\\0' + struct.pack('<HHHH', 11, 0, len(name), len(data)) + b'\\0\\0' + pad(name) + pad(data) + b'hello-x11')
+print(s.makefile().readline().strip())
+subprocess.run(['xauth', 'remove', entry[0]])  # sshd leaves its entry in the login user's ~/.Xauthority
+PY`;
+
+test('where policy allows X11, ssh -Y carries the job\'s X11 connections to the researcher\'s display', async () => {
+  w.setJob(w.description({ features: { x11: true } }));
+  const display = await fakeDisplay();
   try {
-    const r = await run('ssh', ['-A', ...strict.sshArgs(), 'echo still-here; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock }, timeoutMs: 60_000 });
-    assert.equal(r.stdout, 'still-here\n', r.stderr);
+    const r = await ssh(['-Y', X11_CLIENT], { env: { ...process.env, DISPLAY: display.name } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hi-from-the-display\n', r.stderr);
+    // The display got an X11 connection set-up (little-endian, protocol 11) and the client's bytes.
+    const got = display.received();
+    assert.deepEqual([...got.subarray(0, 4)], [0x6c, 0, 11, 0]);
+    assert.ok(got.includes('hello-x11'));
+  } finally {
+    display.stop();
+    w.setJob(w.description());
+  }
+});
+
+test('a job whose sshd refuses agent or X11 forwarding: the session runs without it (as with OpenSSH), and the refusal is audited', async () => {
+  const strict = await startJobProxyWorld({ sshdExtra: ['AllowAgentForwarding no'] }); // and X11Forwarding no
+  const agent = await startSshAgent(strict.dir, 'agent-strict');
+  strict.setJob(strict.description({ features: { agentForwarding: true, x11: true } }));
+  const display = await fakeDisplay();
+  try {
+    const r = await run('ssh', ['-A', '-Y', ...strict.sshArgs(), 'echo still-here "${DISPLAY-no-display}"; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock, DISPLAY: display.name }, timeoutMs: 60_000 });
+    assert.equal(r.stdout, 'still-here no-display\n', r.stderr);
     assert.equal(r.code, 2, r.stderr);
     const failed = (await strict.gw.audit('job.proxy.forwarding')).filter((e) => e.outcome === 'failure');
-    assert.equal(failed.length, 1);
-    assert.match(String(failed[0]!.details.reason), /refused by the job's sshd/);
+    assert.deepEqual(failed.map((e) => e.details.what).sort(), ['auth-agent', 'x11']);
+    assert.ok(failed.every((e) => /refused by the job's sshd/.test(String(e.details.reason))));
   } finally {
+    display.stop();
     agent.stop();
     await strict.stop();
   }
