@@ -9,8 +9,8 @@ import { AirlockError } from './errors.ts';
 import { parseDuration } from './duration.ts';
 import { parseCidr } from './ssh/cidr.ts';
 import { parseHostNames } from './gateway/host-certificate.ts';
-import { parseJobsConfig } from './jobs/jobs-config.ts';
-import type { PortPool } from './jobs/job.ts';
+import { parseJobForwarding, parseJobsConfig } from './jobs/jobs-config.ts';
+import type { JobForwarding, PortPool } from './jobs/job.ts';
 import { firstFactors, parseChainOverrides, parseChains, type AuthChainPolicy } from './gateway/auth-chains.ts';
 import { OIDC_FILE_KEYS, parseOidcSettings, type OidcSettings } from './identity/oidc-settings.ts';
 
@@ -64,6 +64,8 @@ export interface Config {
   drainTimeoutMs: number;
   /** Gateway ports for per-job endpoints (`AIRLOCK_JOB_PORTS`, `AIRLOCK_JOB_PORT_QUARANTINE`); null = jobs off. */
   jobPorts: PortPool | null;
+  /** What jobs may be registered with beyond the defaults (`AIRLOCK_JOB_FORWARDING`: x11, agent); empty = nothing. */
+  jobForwarding: JobForwarding[];
 }
 
 /** Tunables of the SSH gateway (`AIRLOCK_GATEWAY_*`). */
@@ -120,7 +122,7 @@ const FILE_KEYS = [
   'gateway_auth_users', 'gateway_auth_projects', 'gateway_browser_prompt', 'gateway_max_session', 'gateway_live_check',
   'gateway_max_connections_per_user', 'gateway_max_connections_per_address', 'gateway_max_channels_per_user',
   'browser_login_ttl', 'web_session_ttl', 'trusted_proxies', 'trusted_proxy_header', 'metrics_allow',
-  'browser_login_rate_per_address', 'browser_login_rate_total', 'job_ports', 'job_port_quarantine', ...OIDC_FILE_KEYS,
+  'browser_login_rate_per_address', 'browser_login_rate_total', 'job_ports', 'job_port_quarantine', 'job_forwarding', ...OIDC_FILE_KEYS,
   'drain_timeout',
 ] as const;
 type FileKey = (typeof FILE_KEYS)[number];
@@ -327,5 +329,6 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     browserLoginRateTotal: wholeNumber(pick('browser_login_rate_total') ?? '600', 'AIRLOCK_BROWSER_LOGIN_RATE_TOTAL', 1, 1_000_000),
     drainTimeoutMs: drainTimeout(pick('drain_timeout') ?? '30s'),
     jobPorts: parseJobsConfig(pick('job_ports'), pick('job_port_quarantine')),
+    jobForwarding: parseJobForwarding(pick('job_forwarding')),
   };
 }

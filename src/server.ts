@@ -90,7 +90,7 @@ export async function openCore(config: Config, opts: { clock?: Clock; log?: ((li
   const apiTokens = new ApiTokens({ store, tokens, audit, clock });
   const userAdmin = new UserAdmin({ store, ca, audit, clock, issuer: config.issuer });
   const liveConnections = new LiveConnections({ repository: store.liveConnections, clock, audit, intervalMs: config.gateway.liveCheckMs });
-  const jobs = new JobsService({ store, clock, audit, pool: config.jobPorts });
+  const jobs = new JobsService({ store, clock, audit, pool: config.jobPorts, forwardingAllowed: config.jobForwarding });
   return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, userAdmin, liveConnections, jobs, close: () => store.close() };
 }
 
@@ -169,7 +169,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
       browserLogin: { logins: browserLogin.logins, ca: core.ca },
       trustedProxies: config.trustedProxies,
       logger,
-      jobs: config.jobPorts === null ? undefined : { ca: core.ca },
+      jobs: config.jobPorts === null ? undefined : { ca: core.ca, forwarding: config.jobForwarding },
     });
   } catch (err) {
     hostCertificate?.stop();

@@ -19,8 +19,8 @@ const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toI
 
 function jobsTable(jobs: Job[], gatewayHost: string): string {
   return table(
-    ['ID', 'NAME', 'PROJECT', 'PORT', 'JOB SSHD', 'USER', 'ALLOWED FROM', 'EXPIRES', 'ENDED', 'COMMAND'],
-    jobs.map((j) => [j.id, j.name, j.projectName, String(j.port), `${j.host}:${j.sshPort}`, j.loginUser, j.clientCidrs.join(',') || 'any', iso(j.expiresAt), iso(j.endedAt), jobCommand(j, gatewayHost, null)]),
+    ['ID', 'NAME', 'PROJECT', 'PORT', 'JOB SSHD', 'USER', 'ALLOWED FROM', 'FORWARDING', 'EXPIRES', 'ENDED', 'COMMAND'],
+    jobs.map((j) => [j.id, j.name, j.projectName, String(j.port), `${j.host}:${j.sshPort}`, j.loginUser, j.clientCidrs.join(',') || 'any', j.forwarding.join(',') || 'none', iso(j.expiresAt), iso(j.endedAt), jobCommand(j, gatewayHost, null)]),
   );
 }
 
@@ -40,19 +40,20 @@ export function registerJobAdminCommands(admin: Command): void {
     .option('--owner <user>', 'a user who may enter the job (repeatable; default: every project member)', collect)
     .option('--allow-cidr <cidr>', 'only clients from this network may connect (repeatable; default: any)', collect)
     .option('--service <spec>', 'a service on the job for -L, NAME=PORT (repeatable)', collect)
+    .option('--allow-forwarding <feature>', 'let researchers forward x11 or agent (ssh -X / ssh -A) into the job (repeatable; off by default; the server must allow it: AIRLOCK_JOB_FORWARDING)', collect)
     .option('--json', 'print the job as JSON')
     .addHelpText('after', `
 Example:
   airlock admin job add job-1234 --project genomics --host node17.hpc.example.org --user alice \\
       --host-key /etc/ssh/ssh_host_ed25519_key.pub --expires 8h --owner alice --allow-cidr 192.0.2.0/24 --service jupyter=8888`)
-    .action(async (name: string, opts: { project: string; host: string; sshPort: string; user: string; hostKey: string; expires: string; owner?: string[]; allowCidr?: string[]; service?: string[]; json?: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { project: string; host: string; sshPort: string; user: string; hostKey: string; expires: string; owner?: string[]; allowCidr?: string[]; service?: string[]; allowForwarding?: string[]; json?: boolean }, cmd: Command) => {
       const ttlMs = parseDuration(opts.expires, '--expires');
       const hostKey = readFileSync(opts.hostKey, 'utf8').trim();
       await withCore(cmd, async (core) => {
         const j = await core.jobs.create({
           name, projectName: opts.project, owners: opts.owner ?? [], host: opts.host, sshPort: Number(opts.sshPort), loginUser: opts.user,
           clientCidrs: opts.allowCidr ?? [], services: (opts.service ?? []).map((s) => { const p = parseServiceSpec(s); return { name: p.name, port: p.port }; }),
-          hostKey, expiresAt: core.clock.now() + ttlMs,
+          forwarding: opts.allowForwarding ?? [], hostKey, expiresAt: core.clock.now() + ttlMs,
         }, ADMIN);
         const gatewayHost = core.config.sshPublic?.host ?? core.config.sshListen.host;
         if (opts.json) outJson(jobJson(j, { host: gatewayHost }));

@@ -12,6 +12,7 @@ import type { GatewayConfig } from '../config.ts';
 import type { InventoryPort, KeyRegistryPort } from '../inventory/ports.ts';
 import type { BrowserLogins } from '../identity/browser-login.ts';
 import type { Logger } from '../log.ts';
+import type { JobForwarding } from '../jobs/job.ts';
 import type { OwnListener } from '../policy/forward.ts';
 import type { PublicKey } from '../ssh/keys.ts';
 import type { Store } from '../store/repositories.ts';
@@ -54,6 +55,8 @@ export interface GatewayDeps {
     reconcileMs?: number | undefined;
     /** The gateway's address towards jobs; a route lookup when absent. */
     sourceAddress?: string | undefined;
+    /** What the operator lets jobs allow (`AIRLOCK_JOB_FORWARDING`): a job's own list counts only within it. */
+    forwarding?: readonly JobForwarding[] | undefined;
   } | undefined;
 }
 

@@ -147,6 +147,7 @@ class GatewayServer implements Gateway {
       });
       const connections: JobConnections = new JobConnections({
         ctx, jobs: deps.store.jobs, certificates: deps.store.certificates, ca: deps.jobs.ca, jobOf: (conn) => listeners.jobOf(conn), sourceAddress: deps.jobs.sourceAddress,
+        forwarding: deps.jobs.forwarding,
       });
       this.#jobs = { listeners, connections };
     }
@@ -307,6 +308,7 @@ class GatewayServer implements Gateway {
     this.#door.releaseSlot(conn);
     const socket = conn.socket;
     setRekeyBudget(this.#ctx, conn);
+    const jobs = conn.jobId === undefined ? null : this.#jobs;
     // Rekey by volume: checked when data arrives from the client, and from each target (what we are
     // about to send), so both directions are covered without a timer or any per-packet allocation.
     if (conn.client !== null) conn.relays = relayConnection(conn.client, socket, () => rekeyIfDue(conn));
@@ -315,6 +317,8 @@ class GatewayServer implements Gateway {
         socket, identity: conn.identity, clientAddress: conn.address, openedAt: this.#d.clock.now(),
         sessions: () => conn.sessions, end: (message) => disconnectWithMessage(conn.client, socket, message),
         bytes: () => ({ in: socket.bytesRead, out: socket.bytesWritten }),
+        // A job port's access also rests on owning the job (job-connections.ts).
+        ...(jobs !== null ? { access: () => jobs.connections.recheck(conn) } : {}),
       });
     }
     startRekeyTimer(this.#ctx, conn);

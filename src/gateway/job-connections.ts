@@ -4,27 +4,33 @@
  * connection is handed to the terminating proxy (job-proxy.ts), and each connection is written to the
  * job's log (Rescale): user, client address, port, start, end, bytes, outcome. When a job ends, its
  * connections hear one line and close, and the session certificates minted for it are revoked.
+ * Ownership is also re-checked while a connection lives (`recheck`, run by the live watcher whenever
+ * access may have narrowed): a user removed from the job's project — who thereby stops owning it, be it
+ * the whole project's job or one naming them — is disconnected with one line, audited, and logged.
  */
 import type { CertificateAuthority } from '../ca/authority.ts';
-import { jobLive, type Job, type JobRepository } from '../jobs/job.ts';
+import { jobLive, type Job, type JobForwarding, type JobRepository } from '../jobs/job.ts';
 import { parsePublicKey } from '../ssh/keys.ts';
 import type { Store } from '../store/repositories.ts';
 import type { GatewayIdentity } from './auth.ts';
 import type { LoginAuthorizer } from './gateway-auth-flow.ts';
 import type { Conn, GatewayContext } from './gateway-conn.ts';
 import type { JobHostTrust } from './job-host-trust.ts';
+import type { AccessCheck } from './live-registry.ts';
 import { proxyJobConnection, type JobProxySession } from './job-proxy.ts';
 import { disconnectWithMessage } from './ssh2-disconnect.ts';
 
 export interface JobConnectionsDeps {
   ctx: GatewayContext;
-  jobs: Pick<JobRepository, 'listForUser' | 'addEvent' | 'finishEvent'>;
+  jobs: Pick<JobRepository, 'byId' | 'listForUser' | 'addEvent' | 'finishEvent'>;
   certificates: Pick<Store['certificates'], 'revoke'>;
   ca: Pick<CertificateAuthority, 'issueSessionCertificate' | 'hostCaKey'>;
   /** The job a connection came in on (job-listeners.ts). */
   jobOf: (conn: Conn) => Job | undefined;
   /** The gateway's address towards jobs; a route lookup when absent. */
   sourceAddress?: string | undefined;
+  /** What the operator lets jobs allow (`AIRLOCK_JOB_FORWARDING`); a job's own list counts only within it. */
+  forwarding?: readonly JobForwarding[] | undefined;
 }
 
 /** How the proxy trusts the job's sshd: a host certificate from the host CA, or the pinned key. */
@@ -39,6 +45,8 @@ export class JobConnections {
   readonly #sessions = new WeakMap<Conn, JobProxySession>();
   /** The session certificates this replica minted for each live job, revoked when the job ends. */
   readonly #minted = new Map<string, Set<bigint>>();
+  /** Connections ended because their user stopped owning the job: why, for the job log. */
+  readonly #disowned = new WeakMap<Conn, string>();
 
   constructor(deps: JobConnectionsDeps) {
     this.#d = deps;
@@ -57,6 +65,26 @@ export class JobConnections {
     });
     return { ok: false, reason: 'not_job_owner', message: `${identity.user.name} may not enter job ${job.name}: only its owners may. Ask the job's owner, or your project's PI.` };
   };
+
+  /**
+   * Whether the user of a live job connection still owns its job (the live watcher's `access` rule);
+   * a job that ended is left to the listeners, which close its connections with their own line.
+   */
+  async recheck(conn: Conn): Promise<AccessCheck> {
+    const job = this.#d.jobOf(conn);
+    const id = conn.identity;
+    if (job === undefined || id === null) return { ok: true };
+    const now = this.#d.ctx.deps.clock.now();
+    try {
+      if ((await this.#d.jobs.listForUser(id.user.id, now)).some((j) => j.id === job.id)) return { ok: true };
+      const current = await this.#d.jobs.byId(job.id);
+      if (current === undefined || !jobLive(current, now)) return { ok: true };
+    } catch {
+      return { ok: false, reason: 'internal', message: 'Ownership could not be checked.' };
+    }
+    this.#disowned.set(conn, 'no longer an owner of the job');
+    return { ok: false, reason: 'not_job_owner', message: `${id.user.name} no longer owns job ${job.name} (removed from its owners or its project); this connection is closed.` };
+  }
 
   /** The connection is authenticated and ready: hand it to the proxy and log it. */
   async ready(conn: Conn): Promise<void> {
@@ -82,6 +110,7 @@ export class JobConnections {
     const session = proxyJobConnection(conn.client, { user: { id: id.user.id, name: id.user.name }, clientAddress: conn.address }, {
       id: job.id, name: job.name, address: job.host, port: job.sshPort, loginUser: job.loginUser, hostTrust: jobHostTrust(job.hostKey),
       expiresAt: job.expiresAt, ...(job.services.length > 0 ? { servicePorts: job.services.map((s) => s.port) } : {}),
+      features: { x11: this.#allows(job, 'x11'), agentForwarding: this.#allows(job, 'agent') },
     }, {
       ca: this.#d.ca, audit: this.#d.ctx.deps.audit, clock: this.#d.ctx.deps.clock,
       ...(this.#d.sourceAddress !== undefined ? { sourceAddress: this.#d.sourceAddress } : {}),
@@ -103,10 +132,11 @@ export class JobConnections {
     void session.closed.then(async () => {
       const current = this.#d.jobOf(conn);
       const endedByJob = current === undefined || !jobLive(current, this.#d.ctx.deps.clock.now());
+      const disowned = this.#disowned.get(conn);
       if (eventId === undefined) return;
       await this.#d.jobs.finishEvent(eventId, {
         endedAt: this.#d.ctx.deps.clock.now(), bytesIn: session.bytes.toJob, bytesOut: session.bytes.fromJob,
-        outcome: failure !== null ? 'failure' : endedByJob ? 'ended' : 'success', reason: failure,
+        outcome: failure !== null ? 'failure' : disowned !== undefined ? 'revoked' : endedByJob ? 'ended' : 'success', reason: failure ?? disowned ?? null,
       });
     }).catch((err: unknown) => this.#d.ctx.log('error', 'job log write failed', { job: job.id, error: (err as Error).message }));
   }
@@ -133,6 +163,11 @@ export class JobConnections {
         this.#d.ctx.log('error', 'revoking a job\'s session certificate failed', { job: job.id, serial: serial.toString(), error: (err as Error).message });
       }
     }
+  }
+
+  /** Off unless both the job and the operator allow it: an operator who withdraws it wins over jobs registered before. */
+  #allows(job: Job, what: JobForwarding): boolean {
+    return job.forwarding.includes(what) && (this.#d.forwarding ?? []).includes(what);
   }
 
   #log(job: Job, event: Parameters<JobConnectionsDeps['jobs']['addEvent']>[0]): void {

@@ -11,8 +11,7 @@
  *  - `job`: where the job's sshd is (address, port), the account to log in as, how its host key is
  *    trusted (a pinned public key or a host certificate from Airlock's host CA: job-host-trust.ts),
  *    when it expires, and which optional features policy allows (X11, agent forwarding: off unless
- *    set — agent forwarding is refused even then, since ssh2's server cannot open agent channels
- *    towards the researcher; `-L` to the job's own services);
+ *    set; `-L` to the job's own services);
  *  - `deps`: the CA (to mint the session certificate), the auditor, the clock, and the gateway's
  *    source address towards the job (found by a route lookup when absent);
  * and returns a `JobProxySession` at once: `upstream` settles when the job connection is up (or
@@ -29,7 +28,10 @@
  * (sftp; scp is an exec), signals, exit status and exit signal, EOF in both directions (scp needs it),
  * stderr. `-L` (direct-tcpip) reaches the job's own address or loopback on the job, on the job's
  * service ports when the job lists them; anything else, remote forwarding, and X11 or agent forwarding
- * that policy does not allow are refused and audited (checklist items 4 and 9).
+ * that policy does not allow are refused and audited (checklist items 4 and 9). Where policy allows
+ * agent forwarding and the researcher asked for it (`ssh -A`), the proxy asks the job for it on that
+ * session, and each agent channel the job opens is joined to one the proxy opens to the researcher's
+ * agent (job-agent-forwarding.ts); each is audited (`job.proxy.agent`).
  *
  * Data path: the gateway's relay (channel-relay.ts) in both directions — each connection's socket is
  * read into one reused buffer and each decrypted payload is written straight into the other side's
@@ -54,6 +56,7 @@ import { formatOpenSshPrivateKey } from '../ssh/private-key.ts';
 import { hostKeyPin, presentedKeyMatches, type HostKeyPin, type JobHostTrust } from './job-host-trust.ts';
 import { useCertificateForPublickey } from './ssh2-client-cert-auth.ts';
 import { relayConnection, type ConnectionRelays } from './channel-relay.ts';
+import { ResearcherAgent } from './job-agent-forwarding.ts';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
@@ -73,6 +76,12 @@ export interface JobProxyJob {
   servicePorts?: number[];
   /** Optional features; X11 and agent forwarding are off unless policy sets them. */
   features?: { x11?: boolean; agentForwarding?: boolean; portForwarding?: boolean };
+}
+
+/** Which optional requests a researcher's session carries to the job's session. */
+interface SessionExtras {
+  agent: boolean;
+  x11: boolean;
 }
 
 /** Who is being proxied. */
@@ -150,6 +159,8 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
   let serial: bigint | undefined;
   let upstreamRelays: ConnectionRelays | undefined;
   let connectCalled = false;
+  /** The researcher asked for agent forwarding on a session, and policy allowed it. */
+  let agentRequested = false;
 
   const audit = (type: string, outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>): void => {
     deps.audit.record({ type, outcome, actor: identity.user.name, clientAddress: identity.clientAddress, details: { job: job.id, ...details } })
@@ -207,6 +218,12 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
         host: job.address, port: job.port, localAddress: sourceAddress, username: job.loginUser,
         // Only so that ssh2 tries publickey: the request itself is ssh2-client-cert-auth.ts's, signed in memory.
         privateKey: formatOpenSshPrivateKey(privateKey, ''),
+        // The session certificate alone logs in; a forwarded agent is never offered to the job's sshd.
+        authHandler: ['none', 'publickey'],
+        // Where policy allows it: the agent channels the job opens lead to the researcher's own agent.
+        ...(features.agent ? {
+          agent: new ResearcherAgent(conn, () => agentRequested, (ok) => audit('job.proxy.agent', ok ? 'success' : 'failure', {})),
+        } : {}),
         hostVerifier: (key: Buffer) => {
           if (presentedKeyMatches(pin, key)) return true;
           presented = fingerprintSha256(key);
@@ -282,6 +299,7 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
     let pty: PseudoTtyInfo | undefined;
     const env: Record<string, string> = {};
     let x11: { single: boolean; protocol: string; cookie: string; screen: number } | undefined;
+    let agent = false;
     let channel: ClientChannel | undefined;
     let pendingWindow: { rows: number; cols: number; height: number; width: number } | undefined;
 
@@ -299,14 +317,23 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
         reject?.();
         return;
       }
-      x11 = { single: info.single, protocol: info.protocol, cookie: info.cookie, screen: info.screen };
+      // ssh2's server hands the cookie over as a Buffer of its hex text (whatever its typings say), and
+      // its client would hex-encode a Buffer again: pass the text on, as OpenSSH sent it.
+      const cookie: unknown = info.cookie;
+      x11 = { single: info.single, protocol: info.protocol, cookie: Buffer.isBuffer(cookie) ? cookie.toString('latin1') : String(cookie), screen: info.screen };
       accept?.();
     });
-    session.on('auth-agent', (_accept, reject) => {
-      // ssh2's server cannot open auth-agent@openssh.com channels towards the researcher, so the
-      // proxy cannot carry agent forwarding even where policy would allow it: refused either way.
-      refuse('auth-agent', { allowed_by_policy: features.agent });
-      reject?.();
+    session.on('auth-agent', (accept, reject) => {
+      if (!features.agent) {
+        refuse('auth-agent');
+        reject?.();
+        return;
+      }
+      // Asked of the job with this session's shell or exec (sshd takes it only before them).
+      agentRequested = true;
+      agent = true;
+      audit('job.proxy.forwarding', 'success', { what: 'auth-agent' });
+      accept?.();
     });
     session.on('window-change', (accept, _reject, info) => {
       if (channel) channel.setWindow(info.rows, info.cols, info.height, info.width);
@@ -318,12 +345,24 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
       accept?.();
     });
 
-    const start = (acceptChannel: () => ServerChannel, open: (cb: (err: Error | undefined, ch: ClientChannel) => void) => void): void => {
+    const start = (acceptChannel: () => ServerChannel, open: (extras: SessionExtras, cb: (err: Error | undefined, ch: ClientChannel) => void) => void): void => {
       const down = acceptChannel();
       openSessions.add(down);
       down.once('close', () => openSessions.delete(down));
       upstream.then(() => {
-        open((err, up) => {
+        const opened = (extras: SessionExtras) => (err: Error | undefined, up: ClientChannel): void => {
+          // The job's sshd refused agent or X11 forwarding (AllowAgentForwarding no, X11Forwarding
+          // no): ssh carries on without it, and so does the proxy — on a new channel, as ssh2 closed
+          // this one (the command has not run yet: ssh2 sends it after these requests).
+          const refusedByJob = err === undefined ? undefined
+            : extras.agent && /agent forwarding/i.test(err.message) ? 'agent' as const
+              : extras.x11 && /X11/.test(err.message) ? 'x11' as const : undefined;
+          if (refusedByJob !== undefined) {
+            audit('job.proxy.forwarding', 'failure', { what: refusedByJob === 'agent' ? 'auth-agent' : 'x11', reason: 'refused by the job\'s sshd' });
+            const fewer = { ...extras, [refusedByJob]: false };
+            open(fewer, opened(fewer));
+            return;
+          }
           if (err) {
             fail(down, 'The job refused the session request.');
             return;
@@ -331,20 +370,24 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
           channel = up;
           if (pendingWindow) up.setWindow(pendingWindow.rows, pendingWindow.cols, pendingWindow.height, pendingWindow.width);
           bridgeSession(down, up);
-        });
+        };
+        const extras = { agent, x11: x11 !== undefined };
+        open(extras, opened(extras));
       }, () => fail(down, upstreamFailure?.message ?? 'The gateway could not reach the job.'));
     };
     const ptyOptions = (): ssh2.PseudoTtyOptions | false =>
       (pty ? { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes } : false);
+    // ssh2's client sends auth-agent-req@openssh.com for `agentForward` (not in its typings).
+    type WithAgent = { agentForward?: boolean };
     session.on('shell', (accept) => {
-      start(accept, (cb) => client.shell(ptyOptions(), { env, ...(x11 ? { x11 } : {}) }, cb));
+      start(accept, (e, cb) => client.shell(ptyOptions(), { env, ...(e.x11 && x11 ? { x11 } : {}), ...(e.agent ? { agentForward: true } : {}) } as ssh2.ShellOptions & WithAgent, cb));
     });
     session.on('exec', (accept, _reject, info) => {
       const p = ptyOptions();
-      start(accept, (cb) => client.exec(info.command, { env, ...(p ? { pty: p } : {}), ...(x11 ? { x11 } : {}) }, cb));
+      start(accept, (e, cb) => client.exec(info.command, { env, ...(p ? { pty: p } : {}), ...(e.x11 && x11 ? { x11 } : {}), ...(e.agent ? { agentForward: true } : {}) } as ssh2.ExecOptions & WithAgent, cb));
     });
     session.on('subsystem', (accept, _reject, info) => {
-      start(accept, (cb) => client.subsys(info.name, cb));
+      start(accept, (_e, cb) => client.subsys(info.name, cb));
     });
   }
 

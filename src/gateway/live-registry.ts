@@ -34,7 +34,15 @@ export interface LiveConnectionInit {
   end: (message: string) => void;
   /** Bytes received from and sent to the client so far (the operators' connections page). */
   bytes?: () => { in: number; out: number };
+  /**
+   * A rule besides the login that this connection's access rests on, re-checked with it (a job port:
+   * the user still owns the job). `internal` = could not be checked now (nothing is ended).
+   */
+  access?: () => Promise<AccessCheck>;
 }
+
+/** The outcome of a connection's own access rule (LiveConnectionInit.access). */
+export type AccessCheck = { ok: true } | { ok: false; reason: string; message: string };
 
 export interface LiveChannelInit {
   /** The ssh2 channel: the entry goes when it closes. */

@@ -169,3 +169,31 @@ test('cost: an idle poll is one small query, well under a millisecond of CPU on 
   // At the default 2 polls a second that is well under 0.2 % of one core.
   assert.ok(perPollUs < 1_000, `${perPollUs} µs per poll`);
 });
+
+test('a connection\'s own access rule (a job\'s ownership) ends it when it says no, and not when it cannot tell', async () => {
+  const { w, audits } = watcher();
+  const { identity } = await login('jon');
+  let answer: { ok: true } | { ok: false; reason: string; message: string } = { ok: true };
+  let asked = 0;
+  const socket = new EventEmitter();
+  const ended: string[] = [];
+  w.registry.add({
+    socket, identity, clientAddress: '192.0.2.9', openedAt: Date.now(), sessions: () => 1, end: (m) => ended.push(m),
+    access: () => {
+      asked++;
+      return Promise.resolve(answer);
+    },
+  });
+  await w.sweep();
+  assert.deepEqual([asked, ended], [1, []]);
+  answer = { ok: false, reason: 'internal', message: 'could not check' };
+  await w.sweep();
+  assert.deepEqual([asked, ended], [2, []], 'an outage ends nothing');
+  answer = { ok: false, reason: 'not_job_owner', message: 'jon no longer owns job j.' };
+  await w.sweep();
+  assert.deepEqual(ended, ['jon no longer owns job j.']);
+  assert.equal(audits.at(-1)?.details.reason, 'not_job_owner');
+  await w.sweep();
+  assert.equal(asked, 3, 'an ended connection is not asked again');
+  socket.emit('close');
+});

@@ -1,8 +1,9 @@
 /**
  * The live watcher: ends live connections and channels whose access was taken away (issue 10, item 5)
  * — a certificate revoked (by serial, by user, all of a user's), a user disabled, a target removed or
- * no longer the user's, a registered key removed — within a second, on every replica, and those whose
- * certificate, maximum session age or target expired, on time.
+ * no longer the user's, a registered key removed, a job no longer the user's (a connection's own
+ * `access` rule) — within a second, on every replica, and those whose certificate, maximum session age
+ * or target expired, on time.
  *
  * Learning of changes: one small query every `intervalMs` (default 500 ms) reads two counters from
  * `settings` — the access version (store/access-version.ts) and the KRL version — which every replica
@@ -141,6 +142,21 @@ export class LiveWatcher {
       if (login.reason === 'internal') return;
       this.#endConnection(conn, login.reason, login.message);
       return;
+    }
+    if (conn.access !== undefined) {
+      let own;
+      try {
+        own = await conn.access();
+      } catch (err) {
+        this.#d.log('warn', 'live-session check could not read the connection\'s access', { error: (err as Error).message, user: id.user.name });
+        return;
+      }
+      if (conn.ended) return;
+      if (!own.ok) {
+        // As for the login: an outage is not a decision; the next poll tries again.
+        if (own.reason !== 'internal') this.#endConnection(conn, own.reason, own.message);
+        return;
+      }
     }
     if (conn.channels.size === 0) return;
     const now = this.#d.clock.now();

@@ -1,7 +1,8 @@
 /**
  * The ssh2 patch is what we think it is (version and files), and what it adds works between ssh2's own
  * client and server: ML-KEM key exchange (first and on rekey), a host certificate signing as ssh-ed25519,
- * the plain key still offered, and server-sig-algs as configured. Real OpenSSH clients are in
+ * the plain key still offered, server-sig-algs as configured, and agent channels opened towards a client
+ * (to a real ssh-agent). Real OpenSSH clients are in
  * test/integration/ssh-engine-*.test.ts.
  */
 import { test } from 'node:test';
@@ -22,7 +23,8 @@ import { formatPublicKey, publicKeyFromKeyObject } from '../ssh/keys.ts';
 import { ssh } from '../../test/harness/ssh-client.ts';
 import { formatOpenSshPrivateKey } from '../ssh/private-key.ts';
 import { SshWriter } from '../ssh/wire.ts';
-import { extendServerConfig, installSsh2Extensions, SERVER_SIG_ALGS, SSH2_PATCHED_VERSION, ssh2ExtensionProblem, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
+import { extendServerConfig, installSsh2Extensions, openAuthAgentChannel, SERVER_SIG_ALGS, SSH2_PATCHED_VERSION, ssh2ExtensionProblem, type Ssh2HostKeyProvider } from './ssh2-extensions.ts';
+import { startSshAgent } from '../../test/harness/ssh-agent.ts';
 import { GATEWAY_ALGORITHMS } from './algorithms.ts';
 import { onServerStream, packet } from '../../test/harness/raw-ssh.ts';
 
@@ -303,5 +305,52 @@ test('the first KEXINIT answers the client\'s; a client that waits for the serve
     assert.ok(waited !== null && waited >= 1490 && waited < 5000, `server KEXINIT after ${waited} ms`);
   } finally {
     await srv.close();
+  }
+});
+
+test('the server opens an auth-agent@openssh.com channel to a client that forwards its agent (a real ssh-agent answers through it)', async () => {
+  installSsh2Extensions();
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-ssh2agent-'));
+  const agent = await startSshAgent(dir, 'fwd');
+  const server = new ssh2.Server({ hostKeys: [hostKeys().plainKeyText] }, (c) => {
+    c.on('error', () => {});
+    c.on('authentication', (ctx) => ctx.accept());
+    c.on('ready', () => c.on('session', (accept) => {
+      const session = accept();
+      session.on('auth-agent', (ok) => ok?.());
+      session.on('exec', (ok) => {
+        const ch = ok();
+        openAuthAgentChannel(c, (err, agentChannel) => {
+          if (err) return ch.end(`error: ${err.message}`);
+          // SSH2_AGENTC_REQUEST_IDENTITIES; the answer (SSH2_AGENT_IDENTITIES_ANSWER = 12) goes back to the exec.
+          agentChannel.once('data', (d: Buffer) => {
+            ch.end(`type ${d[4]} keys ${d.readUInt32BE(5)}`);
+            agentChannel.end();
+          });
+          agentChannel.write(Buffer.from([0, 0, 0, 1, 11]));
+        });
+      });
+    }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = new ssh2.Client();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve());
+      client.once('error', reject);
+      client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u', agent: agent.sock, agentForward: true, hostVerifier: () => true });
+    });
+    const answer = await new Promise<string>((resolve, reject) => client.exec('x', (err, ch) => {
+      if (err) return reject(err);
+      let out = '';
+      ch.on('data', (d: Buffer) => (out += d.toString()));
+      ch.on('close', () => resolve(out));
+    }));
+    assert.equal(answer, 'type 12 keys 1');
+  } finally {
+    client.end();
+    agent.stop();
+    await new Promise<void>((r) => server.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -2,7 +2,8 @@
  * What the gateway adds to ssh2 1.17.0 through `patches/ssh2+1.17.0.patch` (applied at install by
  * scripts/apply-patches.mjs; docs/ssh2-extensions.md says what and why): a key exchange registry used
  * for `mlkem768x25519-sha256`, ready host key objects for the host certificate (signing the exchange
- * hash as plain `ssh-ed25519`), and a configurable, comma-correct `server-sig-algs`. This file is the
+ * hash as plain `ssh-ed25519`), a configurable, comma-correct `server-sig-algs`, and agent channels
+ * opened towards a client (`openAuthAgentChannel`, for the job proxy). This file is the
  * one place that knows the patch's API; it refuses to go on with any other ssh2 version or an
  * unpatched ssh2, so that an upgrade can never silently drop post-quantum key exchange.
  */
@@ -10,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServerConfig } from 'ssh2';
+import type { Connection, ServerChannel, ServerConfig } from 'ssh2';
 import { AirlockError } from '../errors.ts';
 import { MLKEM768X25519_METHOD, MLKEM768X25519_SHA256, type ExternalKexMethod } from './kex-mlkem.ts';
 
@@ -76,6 +77,7 @@ const PATCH_MARKERS: readonly (readonly [string, string])[] = [
   ['lib/protocol/Protocol.js', 'parseBorrowed(chunk, i, len) {'],
   ['lib/protocol/Protocol.js', 'interceptChannelData(fn) {'],
   ['lib/protocol/kex.js', 'payload = Buffer.from(payload);'],
+  ['lib/server.js', "openChannel(this, 'auth-agent@openssh.com', cb);"],
 ];
 
 /** What is wrong with the installed ssh2, or undefined when it is 1.17.0 with Airlock's patch. */
@@ -152,4 +154,18 @@ export function extendServerConfig(
   return {
     ...cfg, hostKeys, serverSigAlgs: [...ext.serverSigAlgs], kexinitReplyDelay: ext.kexinitReplyDelayMs ?? KEXINIT_REPLY_DELAY_MS,
   } as ServerConfig;
+}
+
+/** The server connection method the patch adds (lib/server.js); ssh2's typings do not know it. */
+interface PatchedServerConnection {
+  openssh_authAgent(cb: (err: Error | undefined, channel: ServerChannel) => void): unknown;
+}
+
+/**
+ * Opens an `auth-agent@openssh.com` channel to the client of `conn` (its ssh-agent, forwarded): what
+ * sshd does for each connection to `SSH_AUTH_SOCK`. Only after the client sent
+ * `auth-agent-req@openssh.com` on a session: OpenSSH refuses the channel otherwise.
+ */
+export function openAuthAgentChannel(conn: Connection, cb: (err: Error | undefined, channel: ServerChannel) => void): void {
+  (conn as unknown as PatchedServerConnection).openssh_authAgent(cb);
 }

@@ -80,6 +80,7 @@ function newJobFrom(body: Record<string, unknown>, defaultProject: string | unde
     loginUser: requiredString(body, 'login_user', 32),
     clientCidrs: strings(body, 'client_cidrs'),
     services: optionalArray(body, 'services').map(serviceFrom),
+    forwarding: strings(body, 'forwarding'),
     hostKey: optionalString(body, 'host_key', 16_384) ?? null,
     expiresAt: jobExpiryFrom(body, now),
   };

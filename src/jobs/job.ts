@@ -10,6 +10,16 @@ export interface JobService {
   port: number;
 }
 
+/**
+ * Session features a job may carry beyond the defaults, each off unless its registration names it (and
+ * the operator allows it on the server, `AIRLOCK_JOB_FORWARDING`): X11 windows from the job, and the
+ * researcher's ssh-agent forwarded into the job (`ssh -A`).
+ */
+export type JobForwarding = 'x11' | 'agent';
+
+/** Every JobForwarding value, in the order they are shown. */
+export const JOB_FORWARDING: readonly JobForwarding[] = ['x11', 'agent'];
+
 export interface Job {
   id: string;
   name: string;
@@ -25,6 +35,8 @@ export interface Job {
   /** Client CIDRs allowed to connect to the job's port; empty = anywhere. */
   clientCidrs: string[];
   services: JobService[];
+  /** X11 and agent forwarding this job allows; empty (the default) = neither. */
+  forwarding: JobForwarding[];
   /** The job's host key, pinned (authorized_keys form); null = trusted through the host CA. */
   hostKey: string | null;
   /** The gateway port that leads into this job. */

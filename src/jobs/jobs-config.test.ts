@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAirlockError } from '../errors.ts';
-import { parseJobsConfig } from './jobs-config.ts';
+import { parseJobForwarding, parseJobsConfig } from './jobs-config.ts';
 
 test('AIRLOCK_JOB_PORTS: a range of unprivileged ports, with the quarantine (default 1h); unset = jobs off', () => {
   assert.equal(parseJobsConfig(undefined, undefined), null);
@@ -11,4 +11,13 @@ test('AIRLOCK_JOB_PORTS: a range of unprivileged ports, with the quarantine (def
     assert.throws(() => parseJobsConfig(bad, undefined), (err) => isAirlockError(err, 'config') && /AIRLOCK_JOB_PORTS/.test(err.message), bad);
   }
   assert.throws(() => parseJobsConfig('40000-40001', '60d'), (err) => isAirlockError(err, 'config'));
+});
+
+test('AIRLOCK_JOB_FORWARDING: x11 and/or agent; unset or none = nothing; anything else is refused', () => {
+  assert.deepEqual(parseJobForwarding(undefined), []);
+  assert.deepEqual(parseJobForwarding('none'), []);
+  assert.deepEqual(parseJobForwarding(' Agent , x11,agent'), ['agent', 'x11']);
+  for (const bad of ['tcp', 'agent,port-forwarding', 'all']) {
+    assert.throws(() => parseJobForwarding(bad), (err) => isAirlockError(err, 'config') && /AIRLOCK_JOB_FORWARDING/.test(err.message), bad);
+  }
 });

@@ -11,7 +11,7 @@ import { canonicalCidrs, checkLoginUser, checkPort, checkProjectName, checkTarge
 import { parseCertificate } from '../ssh/certificate.ts';
 import { parsePublicKey } from '../ssh/keys.ts';
 import type { Store } from '../store/repositories.ts';
-import { jobLive, type Job, type JobEvent, type PortPool } from './job.ts';
+import { JOB_FORWARDING, jobLive, type Job, type JobEvent, type JobForwarding, type PortPool } from './job.ts';
 
 /** The longest a job may be registered or renewed for at once; orchestrators renew long jobs. */
 export const MAX_JOB_LIFETIME_MS = 30 * 86_400_000;
@@ -22,6 +22,8 @@ const MAX_SERVICES = 32;
 export type NewJob = Pick<Job, 'name' | 'projectName' | 'host' | 'sshPort' | 'loginUser' | 'clientCidrs' | 'services' | 'hostKey' | 'expiresAt'> & {
   /** User names (a Job keeps their ids); empty = every member of the project. */
   owners: string[];
+  /** `x11` / `agent` as given (checked here); absent or empty = neither (each must be allowed by the operator). */
+  forwarding?: string[];
 };
 
 /** Job administration. `onEnded` lets the gateway close the job's listener and sessions at once. */
@@ -30,12 +32,15 @@ export class JobsService {
   readonly #clock: Clock;
   readonly #audit: Auditor;
   readonly #pool: PortPool | null;
+  readonly #forwardingAllowed: readonly JobForwarding[];
 
-  constructor(deps: { store: Pick<Store, 'jobs' | 'projects' | 'users'>; clock: Clock; audit: Auditor; pool: PortPool | null }) {
+  /** `forwardingAllowed`: what jobs may be registered with (`AIRLOCK_JOB_FORWARDING`); default nothing. */
+  constructor(deps: { store: Pick<Store, 'jobs' | 'projects' | 'users'>; clock: Clock; audit: Auditor; pool: PortPool | null; forwardingAllowed?: readonly JobForwarding[] }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#audit = deps.audit;
     this.#pool = deps.pool;
+    this.#forwardingAllowed = deps.forwardingAllowed ?? [];
   }
 
   /** Registers a job and allocates its port; `onlyProjectId` binds a scoped token to its project. */
@@ -59,6 +64,7 @@ export class JobsService {
     if (input.hostKey.trim().split(/\s+/, 1)[0]?.endsWith('-cert-v01@openssh.com') === true) parseCertificate(input.hostKey.trim());
     else parsePublicKey(input.hostKey);
     this.#checkExpiry(input.expiresAt, now);
+    const forwarding = this.#checkForwarding(input.forwarding ?? []);
     const project = await this.#store.projects.byName(input.projectName);
     if (project === undefined) throw new AirlockError('not_found', `No project named "${input.projectName.slice(0, 64)}"; see airlock admin project list.`);
     if (opts.onlyProjectId != null && project.id !== opts.onlyProjectId) {
@@ -74,10 +80,13 @@ export class JobsService {
     }
     const job = await this.#store.jobs.create({
       name: input.name, projectId: project.id, owners, host, sshPort: input.sshPort, loginUser: input.loginUser, clientCidrs,
-      services: input.services.map((s) => ({ name: s.name, port: s.port })), hostKey: input.hostKey === null ? null : input.hostKey.trim(),
+      services: input.services.map((s) => ({ name: s.name, port: s.port })), forwarding, hostKey: input.hostKey === null ? null : input.hostKey.trim(),
       expiresAt: input.expiresAt, createdBy: actor.name,
     }, pool, now);
-    await this.#record('job.create', actor, { job: job.id, name: job.name, project: project.name, port: job.port, host: job.host, ssh_port: job.sshPort, expires_at: job.expiresAt, client_cidrs: clientCidrs, owners: input.owners });
+    await this.#record('job.create', actor, {
+      job: job.id, name: job.name, project: project.name, port: job.port, host: job.host, ssh_port: job.sshPort, expires_at: job.expiresAt, client_cidrs: clientCidrs, owners: input.owners,
+      forwarding,
+    });
     return job;
   }
 
@@ -129,6 +138,23 @@ export class JobsService {
     return this.#store.jobs.events((await this.get(id, opts)).id);
   }
 
+  /**
+   * X11 and agent forwarding are off unless the job names them, and a job may name only what the
+   * operator allows on this server: agent forwarding lends the researcher's keys to whoever controls
+   * the job (SECURITY.md), so an orchestrator's token alone cannot turn it on.
+   */
+  #checkForwarding(requested: readonly string[]): JobForwarding[] {
+    const out: JobForwarding[] = [];
+    for (const f of requested) {
+      if (!(JOB_FORWARDING as readonly string[]).includes(f)) throw new AirlockError('bad_request', `"${f.slice(0, 32)}" is not a forwarding a job can allow; use ${JOB_FORWARDING.join(' or ')}.`);
+      if (!this.#forwardingAllowed.includes(f as JobForwarding)) {
+        throw new AirlockError('forbidden', `This server does not let jobs allow ${f === 'agent' ? 'agent' : 'X11'} forwarding; the operator enables it with AIRLOCK_JOB_FORWARDING.`);
+      }
+      if (!out.includes(f as JobForwarding)) out.push(f as JobForwarding);
+    }
+    return out;
+  }
+
   #checkExpiry(expiresAt: number, now: number): void {
     if (!Number.isSafeInteger(expiresAt) || expiresAt <= now) throw new AirlockError('bad_request', 'A job\'s expiry must lie in the future.');
     if (expiresAt - now > MAX_JOB_LIFETIME_MS) throw new AirlockError('bad_request', 'A job may be registered or renewed for at most 30 days at a time.');
@@ -143,7 +169,7 @@ export class JobsService {
 export function jobJson(job: Job, gateway: { host: string } | null): Record<string, unknown> {
   return {
     id: job.id, name: job.name, project: job.projectName, port: job.port, host: job.host, ssh_port: job.sshPort, login_user: job.loginUser,
-    client_cidrs: job.clientCidrs, services: job.services, host_key: job.hostKey,
+    client_cidrs: job.clientCidrs, services: job.services, forwarding: job.forwarding, host_key: job.hostKey,
     created_at: new Date(job.createdAt).toISOString(), expires_at: new Date(job.expiresAt).toISOString(),
     ended_at: job.endedAt === null ? null : new Date(job.endedAt).toISOString(),
     ...(gateway === null ? {} : { gateway_host: gateway.host, command: jobCommand(job, gateway.host, null) }),

@@ -17,7 +17,7 @@ const MINUTE = 60_000;
 function job(projectId: string, extra: Partial<NewJobRecord> = {}): NewJobRecord {
   return {
     name: 'job-1', projectId, owners: [], host: '10.0.0.9', sshPort: 22, loginUser: 'ucloud', clientCidrs: [], services: [{ name: 'jupyter', port: 8888 }],
-    hostKey: null, expiresAt: NOW + HOUR, createdBy: 'slurm', ...extra,
+    forwarding: [], hostKey: null, expiresAt: NOW + HOUR, createdBy: 'slurm', ...extra,
   };
 }
 
@@ -85,6 +85,14 @@ for (const d of STORE_DIALECTS) {
       assert.ok(forAlice.includes(mine.id) && forAlice.includes(all.id));
       assert.ok(!forBob.includes(mine.id) && forBob.includes(all.id));
       assert.ok(!(await store.jobs.listForUser(alice.id, NOW + 2 * HOUR)).some((j) => j.id === mine.id), 'expired jobs are not listed');
+    });
+
+    test('a job keeps the forwarding it allows; none by default', async () => {
+      const pool: PortPool = { first: 43010, last: 43019, quarantineMs: MINUTE };
+      const plain = await store.jobs.create(job(projectId, { name: 'plain' }), pool, NOW);
+      const agent = await store.jobs.create(job(projectId, { name: 'agent', forwarding: ['agent', 'x11'] }), pool, NOW);
+      assert.deepEqual((await store.jobs.byId(plain.id))?.forwarding, []);
+      assert.deepEqual((await store.jobs.byId(agent.id))?.forwarding, ['agent', 'x11']);
     });
 
     test('the job log records connections and refusals in order', async () => {

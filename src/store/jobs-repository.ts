@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { AirlockError } from '../errors.ts';
-import type { Job, JobEvent, JobRepository, JobService, NewJobEvent, NewJobRecord, PortPool } from '../jobs/job.ts';
+import { JOB_FORWARDING, type Job, type JobEvent, type JobForwarding, type JobRepository, type JobService, type NewJobEvent, type NewJobRecord, type PortPool } from '../jobs/job.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { toInt, toIntOrNull, toStringArray } from './row-values.ts';
 import type { Database, JobEventsTable, JobsTable } from './schema.ts';
@@ -68,7 +68,7 @@ export function jobsRepository(db: Kysely<Database>): JobRepository {
       try {
         await db.insertInto('jobs').values({
           id, name: job.name, project_id: job.projectId, owners: JSON.stringify(job.owners), host: job.host, ssh_port: job.sshPort,
-          login_user: job.loginUser, client_cidrs: JSON.stringify(job.clientCidrs), services: JSON.stringify(job.services),
+          login_user: job.loginUser, client_cidrs: JSON.stringify(job.clientCidrs), services: JSON.stringify(job.services), forwarding: JSON.stringify(job.forwarding),
           host_key: job.hostKey, port, created_at: now, expires_at: job.expiresAt, ended_at: null, created_by: job.createdBy,
         }).execute();
       } catch (err) {
@@ -161,11 +161,18 @@ function toServices(text: string): JobService[] {
   return (parsed as JobService[]).map((s) => ({ name: s.name, port: s.port }));
 }
 
+function toForwarding(text: string): JobForwarding[] {
+  const values = toStringArray(text, 'jobs.forwarding');
+  if (!values.every((v) => (JOB_FORWARDING as readonly string[]).includes(v))) throw new AirlockError('internal', 'the database holds a malformed jobs.forwarding');
+  return values as JobForwarding[];
+}
+
 function toJob(row: JobRow): Job {
   return {
     id: row.id, name: row.name, projectId: row.project_id, projectName: row.project_name,
     owners: toStringArray(row.owners, 'jobs.owners'), host: row.host, sshPort: toInt(row.ssh_port, 'jobs.ssh_port'),
     loginUser: row.login_user, clientCidrs: toStringArray(row.client_cidrs, 'jobs.client_cidrs'), services: toServices(row.services),
+    forwarding: toForwarding(row.forwarding),
     hostKey: row.host_key, port: toInt(row.port, 'jobs.port'), createdAt: toInt(row.created_at, 'jobs.created_at'),
     expiresAt: toInt(row.expires_at, 'jobs.expires_at'), endedAt: toIntOrNull(row.ended_at, 'jobs.ended_at'), createdBy: row.created_by,
   };

@@ -202,6 +202,7 @@ export interface JobsTable {
   login_user: string;
   client_cidrs: string; // JSON array of CIDRs; empty = anywhere
   services: string; // JSON array of { name, port }
+  forwarding: string; // JSON array of 'x11' | 'agent'; empty = neither (0006_job_forwarding)
   host_key: string | null; // pinned host key (authorized_keys form); null = host CA
   port: number; // the gateway port (job_ports)
   created_at: number;

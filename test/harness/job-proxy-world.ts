@@ -86,7 +86,8 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[]; researche
   writeFileSync(`${hostKey}-cert.pub`, hostCert.line + '\n');
   const job = await startSshd(nodeDir, [
     ...sshdConfig, `HostCertificate ${hostKey}-cert.pub`, 'AllowTcpForwarding yes', 'AcceptEnv AIRLOCK_TEST_*',
-    'Subsystem sftp internal-sftp', 'X11Forwarding no', ...(opts.sshdExtra ?? []),
+    // sshd takes the first value of a keyword: `sshdExtra` may turn X11 on.
+    'Subsystem sftp internal-sftp', ...(opts.sshdExtra ?? []), 'X11Forwarding no',
   ]);
 
   // A certificate for alice's key valid on the job as root (only the benchmark's comparison paths use it).

@@ -5,7 +5,9 @@
  * job's service, PuTTY's plink with `-P PORT`; a client outside the job's CIDRs is cut
  * before the banner (a raw socket bound to 127.0.0.2); a user who does not own the job is refused;
  * ending the job closes a live session within a second, the port refuses, and the job log lists each
- * connection with address and port (GET /api/v1/jobs/{id}/events).
+ * connection with address and port (GET /api/v1/jobs/{id}/events). A member removed from the project
+ * loses their live session on its job within a second; agent forwarding reaches the job only where the
+ * job (and the server) allow it.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,7 @@ import { airlock } from '../harness/airlock.ts';
 import { startHttpService, startTestGateway, type TestGateway, type UserKey } from '../harness/gateway.ts';
 import { freePort, run, waitFor } from '../harness/processes.ts';
 import { startSshd, type TestSshd } from '../harness/sshd.ts';
+import { startSshAgent } from '../harness/ssh-agent.ts';
 import { parsePublicKey } from '../../src/ssh/keys.ts';
 import { fetchJobs, jobSshCommand } from '../../src/cli/jobs-info.ts';
 
@@ -32,7 +35,7 @@ let web: Awaited<ReturnType<typeof startHttpService>>;
 
 before(async () => {
   portBase = await freePort();
-  gw = await startTestGateway({ AIRLOCK_GATEWAY_PENALTIES: 'off', AIRLOCK_JOB_PORTS: `${portBase}-${portBase + 3}`, AIRLOCK_JOB_PORT_QUARANTINE: '1h' });
+  gw = await startTestGateway({ AIRLOCK_GATEWAY_PENALTIES: 'off', AIRLOCK_JOB_PORTS: `${portBase}-${portBase + 3}`, AIRLOCK_JOB_PORT_QUARANTINE: '1h', AIRLOCK_JOB_FORWARDING: 'agent' });
   alice = await gw.user('alice');
   bob = await gw.user('bob');
   await gw.project('genomics', ['alice', 'bob']);
@@ -227,4 +230,103 @@ test('a token without jobs:write cannot register jobs; a job-scoped token cannot
   await core.inventory.addProject('physics', { name: 'test', clientAddress: null });
   const other = await api('POST', '/api/v1/jobs', { name: 'x', project: 'physics', host: '127.0.0.1', login_user: 'root', host_key: hostCert, expires_in: '1h' });
   assert.equal(other.status, 403);
+});
+
+/** `ssh … sleep 60` through a job port, with its output so far and its exit. */
+function liveSession(u: UserKey, port: number): { out: () => string; err: () => string; exited: Promise<number | null>; kill(): void } {
+  const child = spawn('ssh', sshArgs(u, port, ['echo', 'ready', ';', 'sleep', '60']), { env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { out: () => out, err: () => err, exited, kill: () => child.kill() };
+}
+
+test('a member removed from the project loses their live session on its job within a second, with one line, audited; the others keep theirs; a disabled user too', async () => {
+  const created = await api('POST', '/api/v1/jobs', {
+    name: 'job-2', host: '127.0.0.1', ssh_port: job.port, login_user: 'root', host_key: hostCert, expires_in: '2h',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id = created.json.id as string;
+  const port = created.json.port as number;
+  await waitFor('the job port listens', () => (gw.server.gateway.jobPorts().get(id) === port ? true : undefined), 5_000);
+  const bobs = liveSession(bob, port);
+  const alices = liveSession(alice, port);
+  try {
+    await waitFor('both sessions are up', () => (bobs.out().includes('ready') && alices.out().includes('ready') ? true : undefined), 20_000);
+    const t0 = process.hrtime.bigint();
+    await gw.server.core.inventory.removeMember('genomics', 'bob', { name: 'test', clientAddress: null });
+    const code = await Promise.race([bobs.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('bob\'s session outlived his membership')), 5_000))]);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    console.log(`# bob's session on the job closed ${ms.toFixed(0)} ms after his removal from the project`);
+    assert.ok(ms < 1_000, `closed after ${ms} ms`);
+    assert.equal(code, 255);
+    assert.match(bobs.err(), /bob no longer owns job job-2 \(removed from its owners or its project\); this connection is closed\./);
+    // alice, still a member, is untouched.
+    const stillUp = await Promise.race([alices.exited.then(() => 'exited'), new Promise<string>((r) => setTimeout(() => r('up'), 1_000))]);
+    assert.equal(stillUp, 'up', alices.err());
+    const ended = (await gw.audit('gateway.ended')).filter((e) => e.actor === 'bob');
+    assert.equal(ended.at(-1)?.details.reason, 'not_job_owner');
+    // He cannot come back either.
+    const again = await ssh(bob, port, ['true']);
+    assert.equal(again.code, 255);
+    assert.match(again.stderr, /bob may not enter job job-2/);
+    const events = await waitFor('the job log has bob\'s session', async () => {
+      const list = (await api('GET', `/api/v1/jobs/${id}/events`)).json.events as { user: string | null; outcome: string; reason: string | null }[];
+      const e = list.find((x) => x.user === 'bob' && x.outcome === 'revoked');
+      return e === undefined ? undefined : list;
+    }, 5_000);
+    assert.equal(events.find((x) => x.user === 'bob' && x.outcome === 'revoked')?.reason, 'no longer an owner of the job');
+
+    // A disabled user's sessions on a job end as well (the login itself no longer holds).
+    const t1 = process.hrtime.bigint();
+    await gw.server.core.userAdmin.disable('alice', { name: 'test', clientAddress: null });
+    await Promise.race([alices.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('alice\'s session outlived her account')), 5_000))]);
+    const disabledMs = Number(process.hrtime.bigint() - t1) / 1e6;
+    console.log(`# alice's session on the job closed ${disabledMs.toFixed(0)} ms after she was disabled`);
+    assert.ok(disabledMs < 1_000, `closed after ${disabledMs} ms`);
+    assert.match(alices.err(), /account is disabled|certificate has been revoked/);
+  } finally {
+    if ((await gw.server.core.store.users.byName('alice'))?.disabled === true) {
+      await gw.server.core.userAdmin.enable('alice', { name: 'test', clientAddress: null });
+      alice = await gw.certify(alice); // disabling revoked her certificate
+    }
+    bobs.kill();
+    alices.kill();
+    await gw.server.core.inventory.addMember('genomics', 'bob', 'member', { name: 'test', clientAddress: null });
+  }
+});
+
+test('agent forwarding through a job port: only for a job registered with it (the server allowing it), refused and audited otherwise', async () => {
+  const agent = await startSshAgent(gw.dir, 'alice-agent');
+  try {
+    // The server allows agent forwarding (AIRLOCK_JOB_FORWARDING=agent), not X11.
+    const x11 = await api('POST', '/api/v1/jobs', {
+      name: 'job-x', host: '127.0.0.1', ssh_port: job.port, login_user: 'root', host_key: hostCert, expires_in: '1h', forwarding: ['x11'],
+    });
+    assert.equal(x11.status, 403, JSON.stringify(x11.json));
+    assert.match(String((x11.json.error as { message?: string } | undefined)?.message ?? JSON.stringify(x11.json)), /AIRLOCK_JOB_FORWARDING/);
+    const created = await api('POST', '/api/v1/jobs', {
+      name: 'job-3', owners: ['alice'], host: '127.0.0.1', ssh_port: job.port, login_user: 'root', host_key: hostCert, expires_in: '1h', forwarding: ['agent'],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    assert.deepEqual(created.json.forwarding, ['agent']);
+    const port = created.json.port as number;
+    await waitFor('the job port listens', () => (gw.server.gateway.jobPorts().get(created.json.id as string) === port ? true : undefined), 5_000);
+    const withAgent = (p: number) => run('ssh', ['-A', ...sshArgs(alice, p, ['ssh-add', '-l'])], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock }, timeoutMs: 30_000 });
+    const r = await withAgent(port);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(`${agent.fingerprint} alice-agent (ED25519)`), r.stdout);
+
+    // job-2 was registered without it: the job gets no agent, and the request is audited.
+    const job2 = ((await api('GET', '/api/v1/jobs')).json.jobs as { name: string; port: number }[]).find((j) => j.name === 'job-2')!;
+    const refused = await withAgent(job2.port);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /Could not open a connection to your authentication agent/);
+    const denied = (await gw.audit('job.proxy.refused')).filter((e) => e.actor === 'alice' && e.details.what === 'auth-agent');
+    assert.ok(denied.length >= 1);
+  } finally {
+    agent.stop();
+  }
 });

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { startJobProxyWorld, type JobProxyWorld } from '../harness/job-proxy-world.ts';
+import { startSshAgent } from '../harness/ssh-agent.ts';
 import { startHttpService } from '../harness/gateway.ts';
 import { freePort, run, waitFor } from '../harness/processes.ts';
 import { parsePublicKey, publicKeyFromKeyObject } from '../../src/ssh/keys.ts';
@@ -26,7 +27,7 @@ let web: Awaited<ReturnType<typeof startHttpService>>;
 let files: string;
 
 before(async () => {
-  w = await startJobProxyWorld();
+  w = await startJobProxyWorld({ sshdExtra: ['X11Forwarding yes'] });
   web = await startHttpService('127.0.0.1', 'hello from jupyter');
   files = join(w.dir, 'files');
   mkdirSync(files, { recursive: true });
@@ -238,16 +239,115 @@ test('X11 and agent forwarding are refused and audited when policy does not allo
   } finally {
     client.end();
   }
-  const agentSock = join(w.dir, 'agent.sock');
-  const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
+  const agent = await startSshAgent(w.dir, 'agent-off');
   try {
-    await waitFor('ssh-agent', () => (existsSync(agentSock) ? true : undefined), 10_000);
-    const r = await ssh(['-A', 'echo "${SSH_AUTH_SOCK-unset}"'], { env: { ...process.env, SSH_AUTH_SOCK: agentSock } });
-    assert.equal(r.code, 0, r.stderr);
+    const before = (await w.gw.audit('job.proxy.refused')).filter((e) => e.details.what === 'auth-agent').length;
+    const r = await ssh(['-A', 'echo "${SSH_AUTH_SOCK-unset}"; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock } });
+    // ssh-add(1): exit 2 = no agent to talk to.
+    assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, 'unset\n');
-    assert.ok((await w.gw.audit('job.proxy.refused')).some((e) => e.details.what === 'auth-agent'));
+    assert.match(r.stderr, /Could not open a connection to your authentication agent/);
+    assert.ok(!r.stdout.includes(agent.fingerprint));
+    const refusals = (await w.gw.audit('job.proxy.refused')).filter((e) => e.details.what === 'auth-agent');
+    assert.equal(refusals.length, before + 1);
+    assert.equal(refusals.at(-1)?.actor, 'alice');
   } finally {
-    agent.kill();
+    agent.stop();
+  }
+});
+
+test('where policy allows agent forwarding, ssh -A lends the researcher\'s agent to the job, and each use is audited', async () => {
+  w.setJob(w.description({ features: { agentForwarding: true } }));
+  const agent = await startSshAgent(w.dir, 'agent-on');
+  try {
+    const uses = (await w.gw.audit('job.proxy.agent')).length;
+    const r = await ssh(['-A', 'ssh-add -l; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock } });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 2, r.stdout);
+    for (const line of lines) assert.match(line, new RegExp(`^256 ${agent.fingerprint.replace(/[+/]/g, '\\$&')} agent-on \\(ED25519\\)$`));
+    // One agent channel per ssh-add, each recorded with who and which job.
+    const used = (await w.gw.audit('job.proxy.agent')).slice(uses);
+    assert.equal(used.length, 2);
+    assert.ok(used.every((e) => e.outcome === 'success' && e.actor === 'alice' && e.details.job === 'job-1'));
+    // (sshd forwards for a certificate login only when the certificate has permit-agent-forwarding.)
+
+    // Without -A the job gets no agent, even though policy would allow it.
+    const plain = await ssh(['echo "${SSH_AUTH_SOCK-unset}"'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock } });
+    assert.equal(plain.stdout, 'unset\n', plain.stderr);
+    assert.equal((await w.gw.audit('job.proxy.agent')).length, uses + 2);
+  } finally {
+    agent.stop();
+    w.setJob(w.description());
+  }
+});
+
+/** A stand-in X display on 127.0.0.1:N: records what X clients send and answers each with one line. */
+async function fakeDisplay(): Promise<{ name: string; received: () => Buffer; stop(): void }> {
+  const chunks: Buffer[] = [];
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      if (Buffer.concat(chunks).includes('hello-x11')) s.end('hi-from-the-display\n');
+    });
+  });
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const n = 100 + Math.floor(Math.random() * 400);
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(6000 + n, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) return { name: `127.0.0.1:${n}`, received: () => Buffer.concat(chunks), stop: () => server.close() };
+  }
+  throw new Error('no free X display port');
+}
+
+/** An X11 client on the job: its connection set-up with the cookie sshd stored, then a greeting; prints the answer. */
+const X11_CLIENT = `n=\${DISPLAY#*:}; n=\${n%.*}; python3 - "$n" <<'PY'
+import socket, struct, subprocess, sys
+entry = [l.split() for l in subprocess.run(['xauth', 'list'], capture_output=True, text=True).stdout.splitlines() if l.split()[0].endswith(':' + sys.argv[1])][0]
+name, data = entry[1].encode(), bytes.fromhex(entry[2])
+pad = lambda b: b + bytes((4 - len(b) % 4) % 4)
+s = socket.create_connection(('127.0.0.1', 6000 + int(sys.argv[1])))
+s.sendall(b'l\\0' + struct.pack('<HHHH', 11, 0, len(name), len(data)) + b'\\0\\0' + pad(name) + pad(data) + b'hello-x11')
+print(s.makefile().readline().strip())
+subprocess.run(['xauth', 'remove', entry[0]])  # sshd leaves its entry in the login user's ~/.Xauthority
+PY`;
+
+test('where policy allows X11, ssh -Y carries the job\'s X11 connections to the researcher\'s display', async () => {
+  w.setJob(w.description({ features: { x11: true } }));
+  const display = await fakeDisplay();
+  try {
+    const r = await ssh(['-Y', X11_CLIENT], { env: { ...process.env, DISPLAY: display.name } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hi-from-the-display\n', r.stderr);
+    // The display got an X11 connection set-up (little-endian, protocol 11) and the client's bytes.
+    const got = display.received();
+    assert.deepEqual([...got.subarray(0, 4)], [0x6c, 0, 11, 0]);
+    assert.ok(got.includes('hello-x11'));
+  } finally {
+    display.stop();
+    w.setJob(w.description());
+  }
+});
+
+test('a job whose sshd refuses agent or X11 forwarding: the session runs without it (as with OpenSSH), and the refusal is audited', async () => {
+  const strict = await startJobProxyWorld({ sshdExtra: ['AllowAgentForwarding no'] }); // and X11Forwarding no
+  const agent = await startSshAgent(strict.dir, 'agent-strict');
+  strict.setJob(strict.description({ features: { agentForwarding: true, x11: true } }));
+  const display = await fakeDisplay();
+  try {
+    const r = await run('ssh', ['-A', '-Y', ...strict.sshArgs(), 'echo still-here "${DISPLAY-no-display}"; ssh-add -l'], { env: { ...process.env, SSH_AUTH_SOCK: agent.sock, DISPLAY: display.name }, timeoutMs: 60_000 });
+    assert.equal(r.stdout, 'still-here no-display\n', r.stderr);
+    assert.equal(r.code, 2, r.stderr);
+    const failed = (await strict.gw.audit('job.proxy.forwarding')).filter((e) => e.outcome === 'failure');
+    assert.deepEqual(failed.map((e) => e.details.what).sort(), ['auth-agent', 'x11']);
+    assert.ok(failed.every((e) => /refused by the job's sshd/.test(String(e.details.reason))));
+  } finally {
+    display.stop();
+    agent.stop();
+    await strict.stop();
   }
 });
 

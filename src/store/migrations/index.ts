@@ -9,6 +9,7 @@ import { inventoryMigration } from './0002_inventory.ts';
 import { browserLoginMigration } from './0003_browser_login.ts';
 import { liveConnectionsMigration } from './0004_live_connections.ts';
 import { jobsMigration } from './0005_jobs.ts';
+import { jobForwardingMigration } from './0006_job_forwarding.ts';
 
 /** The migration provider for a dialect. */
 export function migrationProvider(dialect: SqlDialect): MigrationProvider {
@@ -20,6 +21,7 @@ export function migrationProvider(dialect: SqlDialect): MigrationProvider {
         '0003_browser_login': browserLoginMigration(),
         '0004_live_connections': liveConnectionsMigration(),
         '0005_jobs': jobsMigration(),
+        '0006_job_forwarding': jobForwardingMigration(),
       };
     },
   };
