@@ -2,7 +2,8 @@
  * Certificate issuance benchmark: raw signing per second (Airlock's CA code in-process, against
  * OpenSSH's `ssh-keygen -s` run the way scripts run it), and certificates per CPU-second of real
  * `airlock serve` processes through the HTTP API (sign-in excluded), with latency percentiles. After
- * the load it checks the ledger: exactly the certificates the API returned, and no user over the quota.
+ * the load it checks the ledger: exactly the certificates the API returned, and no user over the quota;
+ * then it measures GET /healthz on the same server, the floor of the HTTP stack at that moment.
  *
  *   npm run bench:ca                                  # SQLite, one server: 2,000 requests from 400 users, concurrency 16
  *   npm run bench:ca -- --db postgres                 # one server on PostgreSQL (BENCH_DATABASE_URL or AIRLOCK_TEST_DATABASE_URL)
@@ -183,12 +184,25 @@ async function throughApi(): Promise<void> {
       await check.close();
     }
 
+    // The floor of the HTTP stack on this machine at this moment: the same server answering GET
+    // /healthz (no database, no signing) with the same load generator and concurrency.
+    let probes = 0;
+    const floorCpu0 = processCpuSeconds(servers[0]!.pid);
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (probes < REQUESTS) {
+        probes++;
+        await (await fetch(`${servers[0]!.httpUrl}/healthz`)).arrayBuffer();
+      }
+    }));
+    const healthzPerCpuSec = REQUESTS / (processCpuSeconds(servers[0]!.pid) - floorCpu0);
+
     console.log(`HTTP API, POST /api/v1/certificates: ${REQUESTS} requests, concurrency ${CONCURRENCY}, ${REPLICAS} server process${REPLICAS > 1 ? 'es' : ''} on ${DB === 'sqlite' ? 'SQLite' : 'one PostgreSQL database'}, ${users} users at ${DAILY_LIMIT} a day:`);
     cpu.forEach((c, i) => console.log(`  replica ${i + 1}: ${c.toFixed(2)} CPU-seconds`));
     console.log(`  ${(REQUESTS / cpuTotal).toFixed(0)} certificates per CPU-second of the server process${REPLICAS > 1 ? 'es (all replicas together)' : ''}; ${(REQUESTS / wall).toFixed(0)} certificates/s wall clock (load generator on the same cores)`);
     console.log(`  latency p50 ${percentile(lat, 50).toFixed(1)} ms, p95 ${percentile(lat, 95).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms`);
     console.log(`  load average (1 min) ${load0.toFixed(2)} before, ${load1.toFixed(2)} after`);
     console.log(`  ${ledgerOk}`);
+    console.log(`  for comparison, GET /healthz on replica 1 afterwards: ${healthzPerCpuSec.toFixed(0)} requests per CPU-second (HTTP alone)`);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await db?.drop();
