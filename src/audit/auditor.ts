@@ -1,11 +1,12 @@
 /**
  * Audit: every authentication decision, certificate issued or revoked, and (later) every channel
- * becomes one typed event, stored in the database and written as one JSON log line. Details are
+ * becomes one typed event, stored in the database and written as one JSON log line (batched per event-loop turn, log-lines.ts). Details are
  * filtered through a deny-list of secret-bearing field names as a second line of defence: callers
  * must never pass secrets, and if one slips through it is redacted rather than persisted.
  */
 import type { Clock } from '../clock.ts';
 import type { AuditEvent, AuditRepository } from '../store/repositories.ts';
+import { stderrLines } from './log-lines.ts';
 
 export type AuditInput = Omit<AuditEvent, 'at' | 'id'> & { at?: number };
 
@@ -32,7 +33,7 @@ export function redact(details: Record<string, unknown>): Record<string, unknown
  * `observe` sees each stored event (the service's metrics).
  */
 export function createAuditor(deps: { repository: AuditRepository; clock: Clock; log?: ((line: string) => void) | null; observe?: (event: AuditEvent) => void }): Auditor {
-  const log = deps.log === undefined ? (line: string) => process.stderr.write(line + '\n') : deps.log;
+  const log = deps.log === undefined ? stderrLines() : deps.log;
   return {
     async record(input) {
       const event: AuditEvent = { ...input, at: input.at ?? deps.clock.now(), details: redact(input.details) };

@@ -3,7 +3,6 @@
  * for compute nodes, records every certificate in the ledger, revokes, and publishes revocations as an
  * OpenSSH KRL. Knows nothing of HTTP or sockets; persistence comes through the store's ports.
  */
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { Auditor } from '../audit/auditor.ts';
@@ -17,6 +16,7 @@ import type { CaKeys } from './ca-keys.ts';
 import { checkDailyQuota, planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
 import { KeyedMutex } from '../keyed-mutex.ts';
 import { assertIssuedAsPlanned } from './post-sign-check.ts';
+import { pooledRandomBytes } from '../ssh/random-pool.ts';
 import { assertNoLoginNameConflict } from '../identity/user-names.ts';
 
 /** Signs certificate fields with a CA private key (signCertificate; tests inject faulty ones). */
@@ -34,7 +34,7 @@ const HOST_PRINCIPAL = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A
 
 /** A random serial in [1, 2^53): unique by construction with overwhelming probability, checked by the ledger's key. */
 function randomSerial(): bigint {
-  const n = randomBytes(8).readBigUInt64BE() & ((1n << 53n) - 1n);
+  const n = pooledRandomBytes(8).readBigUInt64BE() & ((1n << 53n) - 1n);
   return n === 0n ? 1n : n;
 }
 

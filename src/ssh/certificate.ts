@@ -4,7 +4,8 @@
  * (unsorted or duplicate options, invalid UTF-8, non-empty reserved field); the verifier is the
  * gateway's whole certificate check, one distinct message per reason.
  */
-import { randomBytes, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.ts';
 import { AirlockError, isAirlockError } from '../errors.ts';
 import { cidrListContains, parseCidrList } from './cidr.ts';
 import { fingerprintSha256 } from './fingerprint.ts';
@@ -334,7 +335,7 @@ export function signCertificate(fields: CertificateFields, caKey: KeyObject, com
   const keyParts = keyReader.raw(keyReader.remaining);
   const signedData = new SshWriter()
     .string(certTypeFor(key.type))
-    .string(fields.nonce ?? randomBytes(NONCE_BYTES))
+    .string(fields.nonce ?? pooledRandomBytes(NONCE_BYTES))
     .raw(keyParts)
     .uint64(fields.serial)
     .uint32(fields.type === 'user' ? CERT_TYPE_USER : CERT_TYPE_HOST)

@@ -208,3 +208,20 @@ test('property: parsePublicKeyBlob and parsePublicKey return or throw AirlockErr
     { numRuns: 200 },
   );
 });
+
+test('derived keys are cached per key without mixing keys or comments up', () => {
+  const a = generateKeyPairSync('ed25519').privateKey;
+  const b = generateKeyPairSync('ed25519').privateKey;
+  const pa = publicKeyFromKeyObject(a, 'first');
+  assert.equal(publicKeyFromKeyObject(a, 'second').comment, 'second');
+  assert.equal(pa.comment, 'first');
+  assert.ok(publicKeyFromKeyObject(a).blob.equals(pa.blob));
+  assert.ok(!publicKeyFromKeyObject(b).blob.equals(pa.blob));
+  const ka = keyObjectFromPublicKey(pa);
+  assert.equal(keyObjectFromPublicKey(pa), ka, 'the same blob gives the cached KeyObject');
+  assert.ok(ka.equals(createPublicKey(a)));
+  assert.ok(keyObjectFromPublicKey(publicKeyFromKeyObject(b)).equals(createPublicKey(b)));
+  // Bounded: many other keys later, the first still decodes to the right key.
+  for (let i = 0; i < 80; i++) keyObjectFromPublicKey(publicKeyFromKeyObject(generateKeyPairSync('ed25519').publicKey));
+  assert.ok(keyObjectFromPublicKey(pa).equals(createPublicKey(a)));
+});

@@ -228,8 +228,24 @@ export function formatPublicKey(key: PublicKey, comment?: string): string {
   return c === '' ? base : `${base} ${c}`;
 }
 
+// KeyObjects are immutable, so what is derived from one can be kept with it: the CA signs and
+// verifies with the same few keys on every issuance, and deriving them again (JWK export and import)
+// cost more than the Ed25519 signature itself.
+const publicKeyOfKeyObject = new WeakMap<KeyObject, PublicKey>();
+const KEY_OBJECT_CACHE_LIMIT = 64;
+const keyObjectOfBlob = new Map<string, KeyObject>();
+
 /** Builds a PublicKey from a node:crypto key (a private key gives its public half). */
 export function publicKeyFromKeyObject(k: KeyObject, comment = ''): PublicKey {
+  let pk = publicKeyOfKeyObject.get(k);
+  if (pk === undefined) {
+    pk = derivePublicKey(k);
+    publicKeyOfKeyObject.set(k, pk);
+  }
+  return { ...pk, comment };
+}
+
+function derivePublicKey(k: KeyObject): PublicKey {
   const pub = k.type === 'private' ? createPublicKey(k) : k;
   if (pub.type !== 'public') throw new AirlockError('invalid_key', 'expected an asymmetric key');
   const jwk = pub.export({ format: 'jwk' });
@@ -248,11 +264,24 @@ export function publicKeyFromKeyObject(k: KeyObject, comment = ''): PublicKey {
   } else {
     throw new AirlockError('invalid_key', `unsupported key algorithm ${pub.asymmetricKeyType}`);
   }
-  return { ...parsePublicKeyBlob(w.toBuffer()), comment };
+  return parsePublicKeyBlob(w.toBuffer());
 }
 
-/** The node:crypto public key of a PublicKey (decoded again from its blob). */
+/**
+ * The node:crypto public key of a PublicKey (decoded again from its blob). The last few keys are
+ * kept by blob (a bounded cache: the gateway also verifies keys that clients offer).
+ */
 export function keyObjectFromPublicKey(pk: PublicKey): KeyObject {
+  const id = pk.blob.toString('base64');
+  const cached = keyObjectOfBlob.get(id);
+  if (cached !== undefined) return cached;
+  const key = decodeKeyObject(pk);
+  if (keyObjectOfBlob.size >= KEY_OBJECT_CACHE_LIMIT) keyObjectOfBlob.delete(keyObjectOfBlob.keys().next().value!);
+  keyObjectOfBlob.set(id, key);
+  return key;
+}
+
+function decodeKeyObject(pk: PublicKey): KeyObject {
   const r = new SshReader(pk.blob, { code: 'invalid_key', what: 'public key' });
   const type = r.text('key type');
   if (!isKeyType(type)) throw refusedTypeReason(type) ?? unknownType(type);

@@ -4,7 +4,7 @@
  * RSA ones use SHA-2 (RFC 8332). `ssh-rsa` (SHA-1) signatures are refused: SHA-1 is broken for
  * signatures (SHAmbles) and OpenSSH 8.8 disabled them.
  */
-import { sign, verify, createPublicKey, type KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import { AirlockError } from '../errors.ts';
 import { ecdsaCurve, keyObjectFromPublicKey, publicKeyFromKeyObject, type PublicKey } from './keys.ts';
 import { SshReader, SshWriter } from './wire.ts';
@@ -36,7 +36,7 @@ export function signatureAlgorithmFor(pk: PublicKey, rsaAlg: RsaSignatureAlgorit
 /** Signs `data` and returns the SSH signature blob. RSA keys sign with rsa-sha2-512 unless told otherwise. */
 export function signSsh(privateKey: KeyObject, data: Buffer, rsaAlg: RsaSignatureAlgorithm = 'rsa-sha2-512'): Buffer {
   if (privateKey.type !== 'private') throw new AirlockError('bad_request', 'signing needs a private key');
-  const pk = publicKeyFromKeyObject(createPublicKey(privateKey));
+  const pk = publicKeyFromKeyObject(privateKey);
   const w = new SshWriter();
   if (pk.type === 'ssh-ed25519') {
     return w.string('ssh-ed25519').string(sign(null, data, privateKey)).toBuffer();

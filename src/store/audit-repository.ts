@@ -1,5 +1,6 @@
 /** Audit events on Kysely: append-only rows with JSON details, read oldest first. */
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { groupCommit } from './group-commit.ts';
 import { AirlockError } from '../errors.ts';
 import type { AuditEvent, AuditFilter, AuditRepository } from './repositories.ts';
 import { toInt, toObject, toOneOf } from './row-values.ts';
@@ -7,22 +8,19 @@ import type { AuditEventsTable, Database } from './schema.ts';
 
 const OUTCOMES = ['success', 'failure', 'denied'] as const;
 
+/** Events per multi-row insert (6 parameters a row). */
+const MAX_BATCH = 256;
+
 /** The audit repository over a Kysely database. */
 export function auditRepository(db: Kysely<Database>): AuditRepository {
+  // Events recorded at the same time are stored by one multi-row insert (group-commit.ts); each
+  // append still resolves only once its row is committed.
+  const append = groupCommit<AuditEvent, void>(async (events) => {
+    await db.insertInto('audit_events').values(events.map(toRow)).execute();
+    return events.map(() => ({ ok: true, value: undefined }));
+  }, { maxBatch: MAX_BATCH });
   return {
-    async append(event: AuditEvent): Promise<void> {
-      await db
-        .insertInto('audit_events')
-        .values({
-          at: event.at,
-          type: event.type,
-          outcome: event.outcome,
-          actor: event.actor,
-          client_address: event.clientAddress,
-          details: JSON.stringify(event.details),
-        })
-        .execute();
-    },
+    append,
 
     async list(options: { since?: number; limit?: number; actor?: string; type?: string }): Promise<AuditEvent[]> {
       let query = db.selectFrom('audit_events').selectAll();
@@ -56,6 +54,17 @@ export function auditRepository(db: Kysely<Database>): AuditRepository {
       const rows = await query.orderBy('id', 'desc').limit(f.limit).execute();
       return rows.map(toEvent);
     },
+  };
+}
+
+function toRow(event: AuditEvent): Insertable<AuditEventsTable> {
+  return {
+    at: event.at,
+    type: event.type,
+    outcome: event.outcome,
+    actor: event.actor,
+    client_address: event.clientAddress,
+    details: JSON.stringify(event.details),
   };
 }
 

@@ -7,6 +7,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AirlockError } from '../errors.ts';
 import { isUniqueViolation } from './db-errors.ts';
+import { groupCommit, type BatchOutcome } from './group-commit.ts';
 import { SESSION_CERT_METHOD, type CertificateRecord, type CertificateRepository } from './repositories.ts';
 import { fromSerial, toInt, toIntOrNull, toOneOf, toSerial, toStringArray } from './row-values.ts';
 import type { CertificatesTable, Database } from './schema.ts';
@@ -49,6 +50,66 @@ async function unrevokedIssuedSince(db: Kysely<Database> | Transaction<Database>
   return rows.map((row) => toInt(row.issued_at, 'certificates.issued_at')).reverse();
 }
 
+type QuotaCheck = { since: number; limit: number; check: (issuedAt: number[]) => void };
+type QuotaInsert = { record: CertificateRecord; quota: QuotaCheck };
+
+/** Rows per group-committed transaction (15 parameters a row: far below both dialects' limits). */
+const MAX_BATCH = 128;
+
+/**
+ * Stores the certificates whose user's quota still allows them, in one transaction; refuses the
+ * others one by one. On PostgreSQL the users' rows are locked first, in id order (so that two
+ * replicas' batches never wait on each other in a cycle): that lock serialises every replica's
+ * check-and-insert for a user (READ COMMITTED would otherwise let two replicas count the same four
+ * certificates and both insert a fifth). SQLite has no row locks and needs none: one writer at a
+ * time, and Kysely's driver runs one transaction at a time on its single connection.
+ */
+async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
+  return db.transaction().execute(async (trx) => {
+    const userIds = [...new Set(items.map((i) => i.record.userId))].sort();
+    if (dialect === 'postgres') await trx.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate().execute();
+    const since = Math.min(...items.map((i) => i.quota.since));
+    const issued = new Map<string, number[]>(userIds.map((id) => [id, []]));
+    for (const row of await unrevokedIssuedSinceOf(trx, userIds, since)) issued.get(row.userId)!.push(row.issuedAt);
+    const accepted: CertificateRecord[] = [];
+    const outcomes = items.map(({ record, quota }): BatchOutcome<void> => {
+      const times = issued.get(record.userId)!;
+      try {
+        quota.check(times.filter((t) => t >= quota.since).sort((a, b) => a - b).slice(-quota.limit));
+      } catch (error) {
+        return { ok: false, error };
+      }
+      // A later item of the same user in this batch counts this one.
+      times.push(record.issuedAt);
+      accepted.push(record);
+      return { ok: true, value: undefined };
+    });
+    if (accepted.length > 0) {
+      try {
+        await trx.insertInto('certificates').values(accepted.map(fromRecord)).execute();
+      } catch (err) {
+        if (isUniqueViolation(err) && accepted.length === 1) throw new AirlockError('conflict', `a certificate with serial ${accepted[0]!.serial} already exists`, { cause: err });
+        throw err;
+      }
+    }
+    return outcomes;
+  });
+}
+
+/** Issue times of several users' unrevoked user certificates issued at or after `since` (for the quota, as unrevokedIssuedSince). */
+async function unrevokedIssuedSinceOf(trx: Transaction<Database>, userIds: string[], since: number): Promise<{ userId: string; issuedAt: number }[]> {
+  const rows = await trx
+    .selectFrom('certificates')
+    .select(['user_id', 'issued_at'])
+    .where('user_id', 'in', userIds)
+    .where('cert_type', '=', 'user')
+    .where('method', '!=', SESSION_CERT_METHOD)
+    .where('issued_at', '>=', since)
+    .where('revoked_at', 'is', null)
+    .execute();
+  return rows.map((row) => ({ userId: row.user_id, issuedAt: toInt(row.issued_at, 'certificates.issued_at') }));
+}
+
 /** The certificate repository over a Kysely database. */
 export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect): CertificateRepository {
   const insertRow = async (q: Kysely<Database> | Transaction<Database>, record: CertificateRecord): Promise<void> => {
@@ -59,21 +120,15 @@ export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect
       throw err;
     }
   };
+  // Concurrent issuances (any users) share one transaction: group-commit.ts.
+  const insertWithinQuota = groupCommit<QuotaInsert, void>((items) => insertBatchWithinQuota(db, dialect, items), { maxBatch: MAX_BATCH });
   return {
     async insert(record: CertificateRecord): Promise<void> {
       await insertRow(db, record);
     },
 
-    async insertWithinQuota(record: CertificateRecord, quota: { since: number; limit: number; check: (issuedAt: number[]) => void }): Promise<void> {
-      await db.transaction().execute(async (trx) => {
-        // The user's row lock serialises the check-and-insert of every replica on PostgreSQL (READ
-        // COMMITTED would otherwise let two replicas count the same four certificates and both insert
-        // a fifth). SQLite has no row locks and needs none: one writer at a time, and Kysely's driver
-        // runs one transaction at a time on its single connection.
-        if (dialect === 'postgres') await trx.selectFrom('users').select('id').where('id', '=', record.userId).forUpdate().execute();
-        quota.check(await unrevokedIssuedSince(trx, record.userId, quota.since, quota.limit));
-        await insertRow(trx, record);
-      });
+    insertWithinQuota(record: CertificateRecord, quota: QuotaCheck): Promise<void> {
+      return insertWithinQuota({ record, quota });
     },
 
     async bySerial(serial: bigint): Promise<CertificateRecord | undefined> {

@@ -1,0 +1,24 @@
+/**
+ * Random bytes for nonces and serials, drawn from the CSPRNG a few kilobytes at a time: one
+ * randomBytes call per certificate cost more than hashing it (a call into OpenSSL each time). Every
+ * caller gets its own copy of bytes no one else was given; the pool is never reused.
+ */
+import { randomFillSync } from 'node:crypto';
+
+const POOL_BYTES = 4096;
+const pool = Buffer.alloc(POOL_BYTES);
+let offset = POOL_BYTES;
+
+/** `n` fresh random bytes (n ≤ 4096), a copy the caller owns. */
+export function pooledRandomBytes(n: number): Buffer {
+  if (!Number.isInteger(n) || n < 0 || n > POOL_BYTES) throw new RangeError(`pooledRandomBytes: ${n} bytes is not in 0..${POOL_BYTES}`);
+  if (offset + n > POOL_BYTES) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const out = Buffer.from(pool.subarray(offset, offset + n));
+  // Wiped once handed out, so that a later reader of the pool cannot learn what a caller got.
+  pool.fill(0, offset, offset + n);
+  offset += n;
+  return out;
+}

@@ -1,0 +1,60 @@
+/** Group commit: one transaction for concurrent calls, exact per-item outcomes, a failed batch retried item by item. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { groupCommit } from './group-commit.ts';
+import { checkDailyQuota, DAY_MS } from '../ca/issuance-policy.ts';
+import { isAirlockError } from '../errors.ts';
+import type { CertificateRecord } from './repositories.ts';
+import { STORE_DIALECTS } from '../../test/harness/store-fixtures.ts';
+
+test('calls of one turn form one batch; calls during a batch form the next; outcomes go to their own callers', async () => {
+  const batches: number[][] = [];
+  const run = groupCommit<number, number>(async (items) => {
+    batches.push(items);
+    await new Promise((r) => setTimeout(r, 5));
+    return items.map((n) => (n % 3 === 0 ? { ok: false, error: new Error(`refused ${n}`) } : { ok: true, value: n * 10 }));
+  }, { maxBatch: 4 });
+  const first = [1, 2, 3, 4, 5].map(run);
+  await new Promise((r) => setImmediate(r));
+  const later = [6, 7].map(run);
+  const results = await Promise.allSettled([...first, ...later]);
+  assert.deepEqual(batches, [[1, 2, 3, 4], [5, 6, 7]]);
+  assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)), [10, 20, 'refused 3', 40, 50, 'refused 6', 70]);
+});
+
+test('a batch that fails as a whole is retried item by item, so only the bad item fails', async () => {
+  const run = groupCommit<string, string>(async (items) => {
+    if (items.includes('bad')) throw new Error(`batch of ${items.length} failed`);
+    return items.map((s) => ({ ok: true, value: s.toUpperCase() }));
+  }, { maxBatch: 10 });
+  const results = await Promise.allSettled(['a', 'bad', 'c'].map(run));
+  assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)), ['A', 'batch of 1 failed', 'C']);
+});
+
+for (const { dialect, skip, open } of STORE_DIALECTS) {
+  test(`insertWithinQuota (${dialect}): concurrent calls for one user in one batch store exactly the quota; a duplicate serial fails alone`, { skip }, async () => {
+    const fx = await open();
+    try {
+      const now = Date.parse('2026-12-04T10:00:00Z');
+      const user = await fx.store.users.create({ name: 'quinn', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, now);
+      const other = await fx.store.users.create({ name: 'ruth', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, now);
+      const record = (serial: bigint, userId: string): CertificateRecord => ({
+        serial, userId, userName: 'x', keyId: `k${serial}`, certType: 'user', principals: ['x'], publicKey: 'ssh-ed25519 AAAA', fingerprint: 'SHA256:x',
+        validAfter: now, validBefore: now + 3_600_000, method: 'api', clientAddress: null, issuedAt: now, revokedAt: null, revokeReason: null,
+      });
+      const quota = { since: now - DAY_MS, limit: 3, check: (issuedAt: number[]) => checkDailyQuota(issuedAt, now, 3) };
+      // No in-process mutex here: the calls reach the repository together, as from several replicas' CAs.
+      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => fx.store.certificates.insertWithinQuota(record(BigInt(100 + i), user.id), quota)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+      for (const r of results) if (r.status === 'rejected') assert.ok(isAirlockError(r.reason, 'quota_exceeded'), String(r.reason));
+      assert.equal((await fx.store.certificates.listByUser(user.id)).length, 3);
+
+      const mixed = await Promise.allSettled([record(200n, other.id), record(100n, other.id), record(201n, other.id)].map((r) => fx.store.certificates.insertWithinQuota(r, quota)));
+      assert.deepEqual(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.ok(isAirlockError((mixed[1] as PromiseRejectedResult).reason, 'conflict'));
+      assert.deepEqual((await fx.store.certificates.listByUser(other.id)).map((c) => c.serial).sort(), [200n, 201n]);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+}
