@@ -1,29 +1,32 @@
 /**
  * Per-job proxy benchmark (issue 13 item 7), in one run on loopback: the same real sshd job reached
- *  - through the terminating proxy (src/gateway/job-proxy.ts, in its own process: bench/job-proxy-host.ts),
+ *  - through a job port of a real `airlock serve` (AIRLOCK_JOB_PORTS; the job registered with
+ *    `airlock admin job add`), with stock `ssh`, `scp` and `sftp` at that port (bench/job-world.ts),
  *  - with `ssh` straight to the job's sshd,
  *  - with an OpenSSH ProxyJump (a second sshd as the jump host),
  * for `ssh … 'cat > /dev/null'`, `scp -O` and `sftp` of BENCH_BYTES (1 GiB) each, with the CPU per GiB
- * of each process group (client processes, the proxy or jump host, the job's sshd); the connection
- * set-up p50 the proxy adds over `ssh` straight to the job; and the memory of BENCH_IDLE (1,000) idle
- * proxied sessions (researcher connection logged in, the proxy's own connection to the job logged in).
+ * of each process group (client processes, the serve process or the jump sshd, the job's sshd); the
+ * connection set-up p50 the proxy adds over `ssh` straight to the job; and the memory of BENCH_IDLE
+ * (1,000) idle proxied sessions (researcher connection logged in, the proxy's own connection to the job
+ * logged in).
  *
  *   npm run bench:jobs
- *   BENCH_BYTES=256M BENCH_ROUNDS=1 BENCH_RUNS=10 BENCH_IDLE=200 npm run bench:jobs     # quick look
+ *   BENCH_BYTES=256M BENCH_RUNS=5 BENCH_IDLE=200 npm run bench:jobs     # quick look
  *
  * Knobs: BENCH_BYTES (K/M/G), BENCH_ROUNDS (transfers per path and tool, median reported), BENCH_RUNS
  * (set-up samples per path), BENCH_IDLE (idle sessions; 0 skips), BENCH_CIPHER (default
  * aes128-gcm@openssh.com, on every hop the client controls; the proxy's own hop prefers aes128-gcm),
  * BENCH_TOOLS (any of `ssh cat,scp,sftp`), BENCH_PATHS (any of `direct,jump,proxy`),
- * BENCH_HOST_NODE_OPTIONS (NODE_OPTIONS for the proxy's process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * BENCH_SERVER_NODE_OPTIONS (NODE_OPTIONS for `airlock serve` only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { parseByteSize } from '../src/config.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { startSshd } from '../test/harness/sshd.ts';
+import { useCertificateForPublickey } from '../src/gateway/ssh2-client-cert-auth.ts';
+import { formatOpenSshPrivateKey } from '../src/ssh/private-key.ts';
+import { startJobWorld, type JobPath } from './job-world.ts';
 import { foreignCpu, loadLine, median, percentile, processCpuSeconds, rssKiB, treeCpuSecondsWithExited } from './proc-stats.ts';
 
 const env = process.env;
@@ -37,82 +40,19 @@ const PATHS = (env.BENCH_PATHS ?? 'direct,jump,proxy').split(',').map((s) => s.t
 const GIB = 1024 ** 3;
 const say = (s = ''): void => console.log(s);
 
-interface HostInfo {
-  frontPort: number; frontKnownHosts: string; key: string; directCert: string; jobPort: number; jobHostKey: string;
-  sshdConfig: string[]; dir: string; jobSshdPid: number;
-}
-
-// The proxy's process.
-const host: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, 'job-proxy-host.ts')], {
-  stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: env.BENCH_HOST_NODE_OPTIONS ?? '' },
-});
-const info = await new Promise<HostInfo>((resolve, reject) => {
-  const rl = createInterface({ input: host.stdout! });
-  rl.once('line', (l) => resolve(JSON.parse(l) as HostInfo));
-  host.once('exit', (code) => reject(new Error(`the proxy host exited (${code})`)));
-});
-const hostPid = host.pid!;
-
-// The jump host: a second sshd trusting the same CA.
-const jump = await startSshd(join(info.dir, 'jump'), [...info.sshdConfig, 'AllowTcpForwarding yes', 'SetEnv SHLVL=1']);
+const world = await startJobWorld(CIPHER, env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: env.BENCH_SERVER_NODE_OPTIONS } : {});
+const servePid = world.airlock.pid;
 /** CPU seconds of this process's exited, waited-for children (cutime + cstime): the client commands. */
 const self = (): number => {
   const s = readFileSync('/proc/self/stat', 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[13]) + Number(f[14])) / 100;
 };
-const jumpPid = (() => {
-  // The jump sshd is a child of this process whose command line names its config.
-  const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
-  return children.find((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(join(info.dir, 'jump'));
-    } catch {
-      return false;
-    }
-  }) ?? 0;
-})();
+const config = world.sshConfig;
 
-const [jobType, jobB64] = info.jobHostKey.split(' ');
-const jumpKey = jump.hostKeyPub.split(' ');
-const knownHosts = join(info.dir, 'bench_known_hosts');
-writeFileSync(knownHosts, [info.frontKnownHosts.trim(), `[127.0.0.1]:${info.jobPort} ${jobType} ${jobB64}`, `[127.0.0.1]:${jump.port} ${jumpKey[0]} ${jumpKey[1]}`].join('\n') + '\n');
-const config = join(info.dir, 'bench_ssh_config');
-writeFileSync(config, `Host proxy
-  HostName 127.0.0.1
-  Port ${info.frontPort}
-  User alice
-Host job
-  HostName 127.0.0.1
-  Port ${info.jobPort}
-  User root
-  CertificateFile ${info.directCert}
-Host jump
-  HostName 127.0.0.1
-  Port ${jump.port}
-  User root
-  CertificateFile ${info.directCert}
-Host job-via-jump
-  HostName 127.0.0.1
-  Port ${info.jobPort}
-  User root
-  CertificateFile ${info.directCert}
-  ProxyJump jump
-Host *
-  IdentitiesOnly yes
-  IdentityFile ${info.key}
-  BatchMode yes
-  UserKnownHostsFile ${knownHosts}
-  StrictHostKeyChecking yes
-  Ciphers ${CIPHER}
-  KexAlgorithms curve25519-sha256
-  LogLevel ERROR
-  ControlMaster no
-`);
-
-type Path = 'proxy' | 'direct' | 'jump';
-const destination: Record<Path, string> = { proxy: 'proxy', direct: 'job', jump: 'job-via-jump' };
-const middlePid: Record<Path, number> = { proxy: hostPid, direct: 0, jump: jumpPid };
+type Path = JobPath;
+const destination: Record<Path, string> = { proxy: world.alias('proxy'), direct: world.alias('direct'), jump: world.alias('jump') };
+const middlePid: Record<Path, number> = { proxy: servePid, direct: 0, jump: world.jump.pid };
 
 /** Runs a command to completion; rejects on a non-zero exit. */
 function runCmd(cmd: string, args: string[], stdinFile?: string): Promise<void> {
@@ -125,9 +65,9 @@ function runCmd(cmd: string, args: string[], stdinFile?: string): Promise<void> 
   });
 }
 
-const bigFile = join(info.dir, 'big.bin');
+const bigFile = join(world.dir, 'big.bin');
 await runCmd('sh', ['-c', `head -c ${BYTES} /dev/zero > ${bigFile}`]);
-const batch = join(info.dir, 'sftp-batch');
+const batch = join(world.dir, 'sftp-batch');
 writeFileSync(batch, `put ${bigFile} /dev/null\n`);
 
 type Tool = 'ssh cat' | 'scp' | 'sftp';
@@ -144,16 +84,16 @@ interface Measured { mbps: number; clientCpu: number; middleCpu: number; jobCpu:
 async function transfer(tool: Tool, path: Path): Promise<Measured> {
   const [cmd, args, stdin] = toolCommand(tool, path);
   const c0 = self();
-  const m0 = middlePid[path] === hostPid ? processCpuSeconds(hostPid) : middlePid[path] ? treeCpuSecondsWithExited(middlePid[path]) : 0;
-  const j0 = treeCpuSecondsWithExited(info.jobSshdPid);
+  const m0 = middlePid[path] === servePid ? processCpuSeconds(servePid) : middlePid[path] ? treeCpuSecondsWithExited(middlePid[path]) : 0;
+  const j0 = treeCpuSecondsWithExited(world.job.pid);
   const t0 = process.hrtime.bigint();
   await runCmd(cmd, args, stdin);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const m1 = middlePid[path] === hostPid ? processCpuSeconds(hostPid) : middlePid[path] ? treeCpuSecondsWithExited(middlePid[path]) : 0;
+  const m1 = middlePid[path] === servePid ? processCpuSeconds(servePid) : middlePid[path] ? treeCpuSecondsWithExited(middlePid[path]) : 0;
   const gib = BYTES / GIB;
   return {
     mbps: BYTES / 1e6 / secs, clientCpu: (self() - c0) / gib, middleCpu: (m1 - m0) / gib,
-    jobCpu: (treeCpuSecondsWithExited(info.jobSshdPid) - j0) / gib,
+    jobCpu: (treeCpuSecondsWithExited(world.job.pid) - j0) / gib,
   };
 }
 
@@ -208,8 +148,8 @@ say(`Set-up, \`ssh … true\`, ${RUNS} runs each: direct p50 ${p50('direct').toF
 
 // Idle proxied sessions: the proxy process's memory with IDLE logged-in sessions (both legs).
 if (IDLE > 0) {
-  const before = rssKiB(hostPid);
-  const key = readFileSync(info.key);
+  const before = rssKiB(servePid);
+  const key = formatOpenSshPrivateKey(world.user.privateKey, '');
   const clients: ssh2.Client[] = [];
   let next = 0;
   let failed = 0;
@@ -218,11 +158,12 @@ if (IDLE > 0) {
       next++;
       const c = new ssh2.Client();
       c.on('error', () => undefined);
+      useCertificateForPublickey(c, world.user.certBlob, world.user.privateKey);
       try {
         await new Promise<void>((resolve, reject) => {
           c.once('ready', () => resolve());
           c.once('error', reject);
-          c.connect({ host: '127.0.0.1', port: info.frontPort, username: 'alice', privateKey: key, hostVerifier: () => true, readyTimeout: 60_000 });
+          c.connect({ host: '127.0.0.1', port: world.jobPort, username: world.user.name, privateKey: key, hostVerifier: () => true, readyTimeout: 60_000 });
         });
         clients.push(c);
       } catch {
@@ -233,10 +174,10 @@ if (IDLE > 0) {
   const t0 = Date.now();
   await Promise.all(Array.from({ length: 32 }, open));
   // Wait until the proxy's own connections to the job are up: the job's sshd has a process per login.
-  const jobLogins = (): number => readFileSync(`/proc/${info.jobSshdPid}/task/${info.jobSshdPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
+  const jobLogins = (): number => readFileSync(`/proc/${world.job.pid}/task/${world.job.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
   for (let i = 0; i < 600 && jobLogins() < clients.length; i++) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 2000)); // let garbage collection settle after the burst
-  const after = rssKiB(hostPid);
+  const after = rssKiB(servePid);
   say();
   say(`Idle proxied sessions: ${clients.length} logged in (${failed} failed) in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${jobLogins()} job logins; `
     + `proxy process RSS ${(before / 1024).toFixed(0)} MiB before, ${(after / 1024).toFixed(0)} MiB after: **${((after - before) / 1024).toFixed(1)} MiB** for ${clients.length} sessions `
@@ -244,6 +185,4 @@ if (IDLE > 0) {
   for (const c of clients) c.end();
 }
 
-host.stdin!.end();
-await new Promise((r) => host.once('exit', r));
-await jump.stop();
+await world.stop();

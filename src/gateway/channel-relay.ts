@@ -6,9 +6,12 @@
  * Why not `channel.pipe(socket)`: per 32 KiB packet that path pushes into a Readable, emits 'data',
  * runs pipe's handlers and only then writes, and every read allocated a new buffer; together with the
  * garbage collection the allocations caused, the gateway spent ~1.5× an OpenSSH jump host's CPU per
- * byte (docs/performance.md). The ssh2 patch's two hooks make the direct path possible:
+ * byte (docs/performance.md). The ssh2 patch's hooks make the direct path possible:
  * `interceptChannelData` offers every payload here first, and `parseBorrowed` copies whatever ssh2
- * itself keeps of a chunk, so only this file ever sees views of the reused read buffer.
+ * itself keeps of a chunk, so only this file ever sees views of the reused read buffer; and
+ * `reuseOutputBuffer` lets ssh2 build what the connection sends in one shared buffer while its socket
+ * has nothing queued. Data that must wait behind earlier writes is copied into pooled buffers
+ * (queued-chunk-pool.ts), so a steady transfer allocates no buffer per packet in either direction.
  *
  * Flow control is ssh2's, done here for the channels taken over: the channel's receive window is
  * charged per payload and re-opened (`windowAdjust`) when half is used — but not while the target's
@@ -19,6 +22,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Connection, ServerChannel } from 'ssh2';
+import { writeQueuedCopy } from './queued-chunk-pool.ts';
 import { FIXED_READ_BUFFER_SIZE, readIntoFixedBuffer, type FixedReadBuffer } from './fixed-read-buffer.ts';
 
 const require = createRequire(import.meta.url);
@@ -30,6 +34,7 @@ interface ChannelInternals {
 interface ProtocolInternals {
   parseBorrowed(chunk: Buffer, start: number, end: number): void;
   interceptChannelData(fn: ((recipient: number, data: Buffer) => boolean) | undefined): void;
+  reuseOutputBuffer(writtenOut: (() => boolean) | undefined): void;
 }
 interface ChannelModule {
   windowAdjust: (channel: ChannelInternals) => void;
@@ -67,7 +72,7 @@ export interface ConnectionRelays {
  */
 export function relayConnection(client: Connection, socket: Socket, afterChunk: () => void): ConnectionRelays {
   const proto = (client as unknown as { _protocol?: Partial<ProtocolInternals> })._protocol;
-  if (proto === undefined || typeof proto.parseBorrowed !== 'function' || typeof proto.interceptChannelData !== 'function') {
+  if (proto === undefined || typeof proto.parseBorrowed !== 'function' || typeof proto.interceptChannelData !== 'function' || typeof proto.reuseOutputBuffer !== 'function') {
     // ssh2ExtensionProblem() refuses to start the gateway without the patch; this is not reached.
     throw new Error('ssh2 lacks the channel data hooks of Airlock\'s patch');
   }
@@ -89,7 +94,7 @@ export function relayConnection(client: Connection, socket: Socket, afterChunk: 
         if (target.writableLength !== 0) reader.lend();
       } else {
         // Queued behind earlier data: the read buffer will be reused before this is written.
-        below = target.write(Buffer.from(data));
+        below = writeQueuedCopy(target, data);
       }
     } else {
       below = target.write(data);
@@ -112,6 +117,9 @@ export function relayConnection(client: Connection, socket: Socket, afterChunk: 
   socket.on('data', afterChunk);
   const switchReads = (): void => {
     switched = true;
+    // What this connection sends from now on is built in ssh2's shared output buffer while the socket
+    // has nothing queued (the patch's reuseOutputBuffer): no buffer per packet either way.
+    proto.reuseOutputBuffer!(() => socket.writableLength === 0);
     reader = readIntoFixedBuffer(socket, (chunk) => {
       try {
         parseBorrowed(chunk, 0, chunk.length);

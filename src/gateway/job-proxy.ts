@@ -35,7 +35,9 @@
  *
  * Data path: the gateway's relay (channel-relay.ts) in both directions — each connection's socket is
  * read into one reused buffer and each decrypted payload is written straight into the other side's
- * channel, which copies it once as it encrypts; the proxy allocates nothing per packet. A source
+ * channel, which copies it once as it encrypts (into ssh2's reused output buffer); data the job's
+ * channel cannot take yet (its window is used up) waits in pooled copies; the proxy allocates no
+ * buffer per packet. A source
  * channel's window is re-opened only as the other side takes its data, so a stalled job or a stalled
  * researcher holds the other end to about one channel window (2 MiB) and nothing grows (tested with
  * stalled readers in job-proxy.test.ts). Without the researcher connection's relays (deps) that
@@ -446,11 +448,12 @@ export function proxyJobConnection(conn: Connection, identity: JobProxyIdentity,
    */
   function carry(from: ServerChannel | ClientChannel, to: ServerChannel | ClientChannel, relays: ConnectionRelays | undefined, count: 'toJob' | 'fromJob', endTo: boolean): void {
     const target = to as Writable;
-    const write = target.write.bind(target) as (chunk: Buffer) => boolean;
-    // Counted at the one place every byte passes (the relay calls write() on the target).
-    target.write = ((chunk: Buffer) => {
+    const write = target.write.bind(target) as (chunk: Buffer, cb?: (err?: Error | null) => void) => boolean;
+    // Counted at the one place every byte passes (the relay calls write() on the target; its pooled
+    // copies need the callback passed on).
+    target.write = ((chunk: Buffer, cb?: (err?: Error | null) => void) => {
       bytes[count] += chunk.length;
-      return write(chunk);
+      return write(chunk, cb);
     }) as Writable['write'];
     if (relays !== undefined) {
       // What ssh2 buffered in the stream before the relay took over (a client types ahead of the

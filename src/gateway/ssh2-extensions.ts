@@ -63,7 +63,7 @@ interface PatchedKexModule {
 
 const ssh2Dir = dirname(require.resolve('ssh2/package.json'));
 
-// Markers of the three patched files: a cheap start-up check (the full check, that the installed
+// Markers of the four patched files: a cheap start-up check (the full check, that the installed
 // files are exactly ssh2 1.17.0 plus the patch, is ssh2-extensions.test.ts running
 // scripts/apply-patches.mjs --dry-run).
 const PATCH_MARKERS: readonly (readonly [string, string])[] = [
@@ -78,6 +78,8 @@ const PATCH_MARKERS: readonly (readonly [string, string])[] = [
   ['lib/protocol/Protocol.js', 'interceptChannelData(fn) {'],
   ['lib/protocol/kex.js', 'payload = Buffer.from(payload);'],
   ['lib/server.js', "openChannel(this, 'auth-agent@openssh.com', cb);"],
+  ['lib/protocol/Protocol.js', 'reuseOutputBuffer(writtenOut) {'],
+  ['lib/protocol/crypto.js', 'function randomPadding(packet, offset, len) {'],
 ];
 
 /** What is wrong with the installed ssh2, or undefined when it is 1.17.0 with Airlock's patch. */

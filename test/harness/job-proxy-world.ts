@@ -1,5 +1,5 @@
 /**
- * The per-job proxy's world, for its tests and its benchmark: Airlock's real CA and store (the service
+ * The per-job proxy's world, for its tests: Airlock's real CA and store (the service
  * in this process), a real sshd as the job (trusting the user CA through `airlock admin sshd-config`,
  * presenting a host certificate from the host CA), and a small ssh2 Server standing in for the job
  * port: it authenticates the researcher "alice" by her registered key (the real `ssh` and `plink` log
@@ -30,14 +30,10 @@ export interface JobProxyWorld {
   key: string;
   /** The same key as a PuTTY .ppk (for plink). */
   ppk: string;
-  /** A certificate for alice's key that logs in to the job's sshd directly as root (benchmarks' direct and jump paths). */
-  directCert: string;
   job: TestSshd;
   /** The job's host key line and its host certificate line. */
   jobHostKey: string;
   jobHostCert: string;
-  /** The sshd_config lines from `airlock admin sshd-config` (a jump host for the benchmark reuses them). */
-  sshdConfig: string[];
   front: { port: number; knownHosts: string; hostKeyFingerprint: string };
   /** Proxied sessions, oldest first. */
   sessions: JobProxySession[];
@@ -68,7 +64,6 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[]; researche
   const key = join(dir, 'alice_ed25519');
   const kg = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
   if (kg.code !== 0) throw new Error(`ssh-keygen: ${kg.stderr}`);
-  const alicePub = parsePublicKey(readFileSync(`${key}.pub`, 'utf8').trim());
   const ppk = join(dir, 'alice.ppk');
   await run('puttygen', [key, '-O', 'private', '-o', ppk]).catch(() => undefined);
 
@@ -89,14 +84,6 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[]; researche
     // sshd takes the first value of a keyword: `sshdExtra` may turn X11 on.
     'Subsystem sftp internal-sftp', ...(opts.sshdExtra ?? []), 'X11Forwarding no',
   ]);
-
-  // A certificate for alice's key valid on the job as root (only the benchmark's comparison paths use it).
-  const direct = await core.ca.issueSessionCertificate({
-    user: alice, job: { id: 'bench', name: 'job1' }, loginUser: 'root', publicKey: alicePub, jobExpiresAt: null,
-    sourceAddress: '127.0.0.1', extensions: { 'permit-pty': '', 'permit-port-forwarding': '' }, clientAddress: null,
-  });
-  const directCert = join(dir, 'direct-cert.pub');
-  writeFileSync(directCert, direct.line + '\n');
 
   const description = (overrides: Partial<JobProxyJob> = {}): JobProxyJob => ({
     id: 'job-1', name: 'job1', address: '127.0.0.1', port: job.port, loginUser: 'root',
@@ -157,7 +144,7 @@ export async function startJobProxyWorld(opts: { sshdExtra?: string[]; researche
   const hostKeyFingerprint = fp.stdout.split(' ')[1] ?? '';
 
   return {
-    gw, dir, alice, key, ppk, directCert, job, jobHostKey, jobHostCert: hostCert.line, sshdConfig,
+    gw, dir, alice, key, ppk, job, jobHostKey, jobHostCert: hostCert.line,
     front: { port, knownHosts, hostKeyFingerprint }, sessions, description,
     setJob(j) {
       current = j;
