@@ -79,7 +79,7 @@ function differences(a: Map<string, { mode: number; content: Buffer }>, b: Map<s
   }).sort();
 }
 
-const PATCHED_FILES = ['lib/protocol/Protocol.js', 'lib/protocol/kex.js', 'lib/server.js'];
+const PATCHED_FILES = ['lib/protocol/Protocol.js', 'lib/protocol/crypto.js', 'lib/protocol/kex.js', 'lib/server.js'];
 
 test('a pristine ssh2 1.17.0 is patched byte for byte as patch(1) patches it; a second run says it is already applied', async (t) => {
   const w = installRoot('pristine-install', pristine);
@@ -88,7 +88,7 @@ test('a pristine ssh2 1.17.0 is patched byte for byte as patch(1) patches it; a 
   assert.equal(r.stdout, `airlock: applied ${PATCH}\n`);
   assert.equal(r.stderr, '');
   const patched = snapshot(w.ssh2);
-  assert.deepEqual(differences(snapshot(pristine), patched), PATCHED_FILES, 'exactly the three files of the patch changed');
+  assert.deepEqual(differences(snapshot(pristine), patched), PATCHED_FILES, 'exactly the four files of the patch changed');
   assert.deepEqual(readdirSync(join(w.ssh2, 'lib')).filter((f) => f.includes('airlock-patch')), [], 'no temporary file left');
 
   const again = await applyPatches(w.root);
@@ -143,8 +143,8 @@ test('a hunk that does not match exactly fails the install loudly and writes not
       const r = await applyPatches(w.root);
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`^airlock: ${PATCH.replace(/[+.]/g, '\\$&')} does not apply: node_modules/ssh2 is neither ssh2 1\\.17\\.0 as published nor with the patch applied`));
-      assert.match(r.stderr, /\n {2}lib\/protocol\/Protocol\.js: as published\n {2}lib\/protocol\/kex\.js: as published\n {2}lib\/server\.js: neither; against the published text, @@ -213,6 \+213,15 @@: line \d+ is /);
-      assert.deepEqual(differences(before, snapshot(w.ssh2)), [], 'Protocol.js and kex.js were not patched on their own');
+      assert.match(r.stderr, /\n {2}lib\/protocol\/Protocol\.js: as published\n {2}lib\/protocol\/crypto\.js: as published\n {2}lib\/protocol\/kex\.js: as published\n {2}lib\/server\.js: neither; against the published text, @@ -213,6 \+213,15 @@: line \d+ is /);
+      assert.deepEqual(differences(before, snapshot(w.ssh2)), [], 'Protocol.js, crypto.js and kex.js were not patched on their own');
     });
   }
 });
@@ -156,7 +156,7 @@ test('a half-patched copy (one file put back as published) is neither, and is le
   const before = snapshot(w.ssh2);
   const r = await applyPatches(w.root);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /\n {2}lib\/protocol\/Protocol\.js: patched\n {2}lib\/protocol\/kex\.js: patched\n {2}lib\/server\.js: as published\n/);
+  assert.match(r.stderr, /\n {2}lib\/protocol\/Protocol\.js: patched\n {2}lib\/protocol\/crypto\.js: patched\n {2}lib\/protocol\/kex\.js: patched\n {2}lib\/server\.js: as published\n/);
   assert.deepEqual(differences(before, snapshot(w.ssh2)), []);
 });
 
