@@ -24,9 +24,11 @@ const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
  * The one command that builds ssh2's native crypto for this Node and applies Airlock's ssh2 patch, with
  * this installation's absolute path. `npm ci` runs it as the postinstall script; npm skips install
  * scripts it was not told to allow (npm 11 for `npm install -g` without `--allow-scripts`, or
- * `--ignore-scripts`), and then the operator has to run it once by hand.
+ * `--ignore-scripts`), and then the operator has to run it once by hand. It names this process's Node
+ * binary, not `node`: the script builds the addon for the Node that runs it, and the `node` of the
+ * operator's shell may be another version (an install on Node 24 next to the pinned 26, npx, systemd).
  */
-export const SSH2_SETUP_COMMAND = `node ${JSON.stringify(join(PACKAGE_ROOT, 'scripts', 'rebuild-native.mjs'))}`;
+export const SSH2_SETUP_COMMAND = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(PACKAGE_ROOT, 'scripts', 'rebuild-native.mjs'))}`;
 
 /** The ssh2 version the patch was written for; any other is refused. */
 export const SSH2_PATCHED_VERSION = '1.17.0';

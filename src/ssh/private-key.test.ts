@@ -118,6 +118,20 @@ test('inconsistent files are refused: check integers, padding, mismatched public
   const skAt = wrongSeed.indexOf(Buffer.from([0, 0, 0, 64]), at) + 4;
   wrongSeed[skAt] = wrongSeed[skAt]! ^ 1;
   throwsAirlock(() => parseOpenSshPrivateKey(armor(wrongSeed)), 'invalid_key', /does not match/);
+  // An ECDSA scalar that is not the stored point's: the same words on every Node (24.22 and 26 refuse
+  // such a key when importing a JWK, older ones did not).
+  for (const name of ['ecdsa256', 'ecdsa384', 'ecdsa521']) {
+    const ec = Buffer.from(body(tmp.read(name)));
+    const section = checkintOffset(ec) + 8;
+    const fields = new SshReader(ec.subarray(section));
+    fields.string();
+    fields.string();
+    fields.string();
+    const dLength = ec.readUInt32BE(section + fields.offset);
+    const lastOfD = section + fields.offset + 4 + dLength - 1;
+    ec[lastOfD] = ec[lastOfD]! ^ 1;
+    throwsAirlock(() => parseOpenSshPrivateKey(armor(ec)), 'invalid_key', /does not match/);
+  }
   const twoKeys = Buffer.from(b);
   twoKeys.writeUInt32BE(2, 15 + 8 + 8 + 4); // after magic, "none", "none", empty KDF options
   throwsAirlock(() => parseOpenSshPrivateKey(armor(twoKeys)), 'invalid_key', /exactly one key/);

@@ -33,6 +33,28 @@ function leftPad(b: Buffer, n: number): Buffer {
   return b.length >= n ? b : Buffer.concat([Buffer.alloc(n - b.length), b]);
 }
 
+/**
+ * DER for importing a private key from its secret alone; the public key is then derived and compared
+ * with the stored one (parseOpenSshPrivateKey). Why not JWK with the stored public part: Node 24.22 and
+ * 26 refuse a JWK whose public part does not match, with a bare "Invalid JWK" that cannot say which file
+ * is wrong, and older Nodes accept it; this gives the same refusal, with the same words, on every Node.
+ * Ed25519: PKCS#8 (RFC 8410) wrapping the 32-byte seed. ECDSA: SEC1 ECPrivateKey (RFC 5915) without
+ * its optional public key, naming the curve by OID.
+ */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const EC_CURVE_OID: Record<string, string> = {
+  nistp256: '06082a8648ce3d030107',
+  nistp384: '06052b81040022',
+  nistp521: '06052b81040023',
+};
+
+function ecPrivateKeyDer(sshCurve: string, d: Buffer): Buffer {
+  const oid = Buffer.from(EC_CURVE_OID[sshCurve]!, 'hex');
+  // Every part is shorter than 128 bytes (d is at most 66 for P-521), so each length is one byte.
+  const body = Buffer.concat([Buffer.from([0x02, 0x01, 0x01, 0x04, d.length]), d, Buffer.from([0xa0, oid.length]), oid]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
+
 function toBigInt(b: Buffer): bigint {
   return b.length === 0 ? 0n : BigInt(`0x${b.toString('hex')}`);
 }
@@ -110,14 +132,14 @@ function decodeArmor(text: string): Buffer {
 
 /** Reads the private fields of one key: its node:crypto key and the public blob those fields imply. */
 function readPrivate(r: SshReader, type: KeyType): { key: KeyObject; publicBlob: Buffer } {
-  let jwk: JsonWebKey;
+  let input: { key: JsonWebKey; format: 'jwk' } | { key: Buffer; format: 'der'; type: 'pkcs8' | 'sec1' };
   const pub = new SshWriter().string(type);
   if (type === 'ssh-ed25519') {
     const pk = r.string('ed25519 public key');
     const sk = r.string('ed25519 secret key');
     if (pk.length !== 32 || sk.length !== 64) throw r.fail('ed25519 key has the wrong length');
     if (!sk.subarray(32).equals(pk)) throw r.fail('ed25519 secret key does not contain its public key');
-    jwk = { kty: 'OKP', crv: 'Ed25519', d: b64u(sk.subarray(0, 32)), x: b64u(pk) };
+    input = { key: Buffer.concat([ED25519_PKCS8_PREFIX, sk.subarray(0, 32)]), format: 'der', type: 'pkcs8' };
     pub.string(pk);
   } else if (type === 'ssh-rsa') {
     const n = r.mpint('n', 2049);
@@ -128,7 +150,7 @@ function readPrivate(r: SshReader, type: KeyType): { key: KeyObject; publicBlob:
     const q = r.mpint('q', 2049);
     const [bp, bq, bd] = [toBigInt(p), toBigInt(q), toBigInt(d)];
     if (bp < 3n || bq < 3n || bp * bq !== toBigInt(n)) throw r.fail('RSA private key is inconsistent');
-    jwk = {
+    const jwk: JsonWebKey = {
       kty: 'RSA',
       n: b64u(n),
       e: b64u(e),
@@ -139,6 +161,7 @@ function readPrivate(r: SshReader, type: KeyType): { key: KeyObject; publicBlob:
       dq: b64u(fromBigInt(bd % (bq - 1n))),
       qi: b64u(iqmp),
     };
+    input = { key: jwk, format: 'jwk' };
     pub.mpint(e).mpint(n);
   } else {
     const curve = ecdsaCurve(type)!;
@@ -147,17 +170,12 @@ function readPrivate(r: SshReader, type: KeyType): { key: KeyObject; publicBlob:
     const q = r.string('ECDSA point');
     const d = r.mpint('ECDSA private scalar', curve.fieldBytes + 1);
     if (q.length !== 1 + 2 * curve.fieldBytes || q[0] !== 4) throw r.fail('ECDSA point must be uncompressed');
-    jwk = {
-      kty: 'EC',
-      crv: curve.jwkCrv,
-      x: b64u(q.subarray(1, 1 + curve.fieldBytes)),
-      y: b64u(q.subarray(1 + curve.fieldBytes)),
-      d: b64u(leftPad(d, curve.fieldBytes)),
-    };
+    if (d.length > curve.fieldBytes) throw r.fail('ECDSA private scalar is too long');
+    input = { key: ecPrivateKeyDer(curve.sshName, leftPad(d, curve.fieldBytes)), format: 'der', type: 'sec1' };
     pub.string(curve.sshName).string(q);
   }
   try {
-    return { key: createPrivateKey({ key: jwk, format: 'jwk' }), publicBlob: pub.toBuffer() };
+    return { key: createPrivateKey(input), publicBlob: pub.toBuffer() };
   } catch {
     throw r.fail(`invalid ${type} private key`);
   }

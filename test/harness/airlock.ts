@@ -10,7 +10,7 @@ import { run, startProcess, stopProcess, waitFor, type RunResult } from './proce
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const AIRLOCK_BIN = join(ROOT, 'bin', 'airlock.mjs');
 
-/** Runs `airlock ARGS` with Node 24 (this process's node) and returns its result. */
+/** Runs `airlock ARGS` with this process's Node and returns its result. */
 export function airlock(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return run(process.execPath, [AIRLOCK_BIN, ...args], { input: opts.input, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 60_000 });
 }

