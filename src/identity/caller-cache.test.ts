@@ -63,6 +63,13 @@ test('caller cache: lookups are cached, and a revocation or a disabled user on t
     assert.equal((await w.tokens.authenticate(two.token)).user.isAdmin, true, 'a changed user is read again');
     await w.store.tokens.revokeAllOfUser(alice.id);
     await refused(w.tokens.authenticate(two.token));
+
+    const three = await w.tokens.issue(alice, { kind: 'session', ttlMs: 3_600_000 });
+    await w.tokens.authenticate(three.token);
+    await assert.rejects(w.store.users.update('no-such-id', { isAdmin: false }), (e) => isAirlockError(e, 'not_found'), 'a failed write reports its own error');
+    const before2 = w.reads();
+    await w.tokens.authenticate(three.token);
+    assert.equal(w.reads(), before2 + 1, 'a failed write empties the cache too (it may have happened)');
   } finally {
     await w.close();
     rmSync(dir, { recursive: true, force: true });

@@ -13,14 +13,21 @@ export const CREDENTIALS_VERSION_KEY = 'credentials_version';
 /** What a token-lookup cache watches: the credentials version, and the access version (a user disabled bumps it). */
 export const CREDENTIALS_VERSION_KEYS = [CREDENTIALS_VERSION_KEY, ACCESS_VERSION_KEY] as const;
 
-/** Runs `write`, then `changed()` — also when the write failed, since it may have happened anyway. */
+/**
+ * Runs `write`, then `changed()` — also when the write failed, since it may have happened anyway (then
+ * the write's own error is the one reported, not a failure of `changed`).
+ */
 function after<A extends unknown[], R>(write: (...args: A) => Promise<R>, changed: () => Promise<unknown> | void) {
   return async (...args: A): Promise<R> => {
+    let result: R;
     try {
-      return await write(...args);
-    } finally {
-      await changed();
+      result = await write(...args);
+    } catch (err) {
+      await Promise.resolve().then(changed).catch(() => undefined);
+      throw err;
     }
+    await changed();
+    return result;
   };
 }
 
