@@ -17,6 +17,8 @@ import { CertificateAuthority } from './ca/authority.ts';
 import { createAuditor, type Auditor } from './audit/auditor.ts';
 import { LocalLogin } from './identity/local-login.ts';
 import { SessionTokens } from './identity/session-tokens.ts';
+import { CallerCache, watchCredentials } from './identity/caller-cache.ts';
+import { withCredentialWrites } from './store/credential-writes.ts';
 import { createHttpApp } from './http/app.ts';
 import { createBrowserLoginServices, type BrowserLoginServices } from './identity/browser-login-services.ts';
 import { Inventory } from './inventory/inventory.ts';
@@ -66,7 +68,10 @@ export interface Core {
 export async function openCore(config: Config, opts: { clock?: Clock; log?: ((line: string) => void) | null; observeAudit?: (event: AuditEvent) => void } = {}): Promise<Core> {
   const clock = opts.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = await createStore({ url: config.databaseUrl, dataDir: config.dataDir });
+  // Token lookups are cached; an in-process revocation or user change empties the cache at once, one
+  // elsewhere within CREDENTIALS_WATCH_MS (identity/caller-cache.ts).
+  const callers = new CallerCache();
+  const store = withCredentialWrites(await createStore({ url: config.databaseUrl, dataDir: config.dataDir }), () => callers.invalidate());
   let keys: CaKeys;
   try {
     keys = loadCaKeys(config.dataDir, config.caPassphrase);
@@ -84,14 +89,19 @@ export async function openCore(config: Config, opts: { clock?: Clock; log?: ((li
     onRevocation: (krl) => writeFileAtomic(krlPath, krl),
   });
   const login = new LocalLogin({ store, clock, audit: (e) => audit.record(e) });
-  const tokens = new SessionTokens({ store, clock });
+  const tokens = new SessionTokens({ store, clock, cache: callers });
   const inventory = new Inventory({ store, clock, audit });
   const keyRegistry = new KeyRegistry({ store, clock, audit });
   const apiTokens = new ApiTokens({ store, tokens, audit, clock });
   const userAdmin = new UserAdmin({ store, ca, audit, clock, issuer: config.issuer });
   const liveConnections = new LiveConnections({ repository: store.liveConnections, clock, audit, intervalMs: config.gateway.liveCheckMs });
   const jobs = new JobsService({ store, clock, audit, pool: config.jobPorts, forwardingAllowed: config.jobForwarding });
-  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, userAdmin, liveConnections, jobs, close: () => store.close() };
+  const stopWatch = watchCredentials(callers, store.settings);
+  const close = (): Promise<void> => {
+    stopWatch();
+    return store.close();
+  };
+  return { config, clock, store, keys, audit, ca, login, tokens, inventory, keyRegistry, apiTokens, userAdmin, liveConnections, jobs, close };
 }
 
 export interface RunningServer {

@@ -13,7 +13,7 @@ import type { Store, User } from '../store/repositories.ts';
 import { createAuditor } from '../audit/auditor.ts';
 import { ManualClock } from '../clock.ts';
 import { publicKeyFromKeyObject } from '../ssh/keys.ts';
-import { verifyCertificate } from '../ssh/certificate.ts';
+import { signCertificate, verifyCertificate } from '../ssh/certificate.ts';
 import { parseKrl, isRevokedInKrl } from '../ssh/krl.ts';
 import { isAirlockError } from '../errors.ts';
 
@@ -152,4 +152,36 @@ test('a session certificate for the job proxy: the login user only, the gateway\
   // An ended job gets none, and a login user sshd would misread is refused.
   await assert.rejects(ca.issueSessionCertificate({ user: bob, job: { id: 'j-3', name: 'job3' }, loginUser: 'ubuntu', publicKey: newKey(), jobExpiresAt: clock.now() - 1, sourceAddress: '10.1.0.2', extensions: {}, clientAddress: null }), (e) => isAirlockError(e, 'forbidden'));
   await assert.rejects(ca.issueSessionCertificate({ user: bob, job: { id: 'j-4', name: 'job4' }, loginUser: 'a,b', publicKey: newKey(), jobExpiresAt: null, sourceAddress: '10.1.0.2', extensions: {}, clientAddress: null }), (e) => isAirlockError(e, 'bad_request'));
+});
+
+test('the quota is read before signing only for a user this CA saw refused; the stored check stays exact', async () => {
+  const counted = await createStore({ url: 'sqlite::memory:', dataDir: dir });
+  let reads = 0;
+  const issuedSince = counted.certificates.issuedSince.bind(counted.certificates);
+  const spied: Store = { ...counted, certificates: { ...counted.certificates, issuedSince: (...a: Parameters<typeof issuedSince>) => { reads++; return issuedSince(...a); } }, close: () => counted.close() };
+  let signatures = 0;
+  const quotaCa = new CertificateAuthority({
+    keys: loadCaKeys(dir), store: spied, clock, audit: createAuditor({ repository: spied.audit, clock, log: null }),
+    policy: { ttlMs: DAY_MS, dailyLimit: 2, allowAgentForwarding: false }, issuer: 'Test',
+    sign: (...a) => { signatures++; return signCertificate(...a); },
+  });
+  try {
+    const erin = await spied.users.create({ name: 'erin', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, clock.now());
+    const issue = () => quotaCa.issueUserCertificate({ user: erin, publicKey: newKey(), method: 'api', clientAddress: null });
+    const first = await issue();
+    await issue();
+    assert.equal(reads, 0, 'no pre-check for a user never refused');
+    await assert.rejects(issue(), (e) => isAirlockError(e, 'quota_exceeded'));
+    assert.equal(signatures, 3, 'the first refusal comes from the stored check, after signing');
+    await assert.rejects(issue(), (e) => isAirlockError(e, 'quota_exceeded'));
+    assert.equal(signatures, 3, 'a user known to be at the quota is refused before signing');
+    assert.equal(reads, 1);
+    await quotaCa.revoke(first.serial, { actor: 'erin', owner: erin });
+    await issue();
+    assert.equal(reads, 2, 'the pre-check found the freed slot');
+    await issue().then(() => assert.fail('over the quota'), (e: unknown) => assert.ok(isAirlockError(e, 'quota_exceeded')));
+    assert.equal((await spied.certificates.listByUser(erin.id)).filter((c) => c.revokedAt === null).length, 2, 'exactly the quota');
+  } finally {
+    await counted.close();
+  }
 });

@@ -32,6 +32,9 @@ export interface IssuedCertificate {
 
 const HOST_PRINCIPAL = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$|^[0-9a-fA-F:.]+$/;
 
+/** How many quota-refused users the CA remembers (see #quotaRefused). */
+const QUOTA_REFUSED_MAX = 10_000;
+
 /** A random serial in [1, 2^53): unique by construction with overwhelming probability, checked by the ledger's key. */
 function randomSerial(): bigint {
   const n = pooledRandomBytes(8).readBigUInt64BE() & ((1n << 53n) - 1n);
@@ -55,6 +58,12 @@ export class CertificateAuthority {
   // Serialises issuance per user inside this process, so that concurrent requests queue here rather
   // than on the database; across replicas, insertWithinQuota's transaction keeps the quota exact.
   readonly #perUser = new KeyedMutex();
+  /**
+   * Users this process saw refused for the quota. Only their requests read the quota before signing:
+   * for everyone else the one exact check is the one where the certificate is stored (insertWithinQuota),
+   * which saves a query per issuance; the price is one wasted signature on a user's first refusal.
+   */
+  readonly #quotaRefused = new Set<string>();
   #krlCache: { version: number; bytes: Buffer } | undefined;
 
   constructor(deps: {
@@ -106,15 +115,18 @@ export class CertificateAuthority {
           user: req.user,
           publicKey: req.publicKey,
           caKeyBlobs: [this.#keys.user.publicKey.blob, this.#keys.host.publicKey.blob],
-          issuedInLastDay: await this.#store.certificates.issuedSince(req.user.id, now - DAY_MS, this.#policy.dailyLimit),
+          issuedInLastDay: this.#quotaRefused.has(req.user.id) ? await this.#store.certificates.issuedSince(req.user.id, now - DAY_MS, this.#policy.dailyLimit) : [],
           now,
           policy: this.#policy,
           issuer: this.#issuer,
         });
       } catch (err) {
+        this.#noteQuotaRefusal(req.user.id, err);
         await this.#auditDenied(req, err);
         throw err;
       }
+      // The pre-check found room (or was skipped): the user is no longer known to be at the quota.
+      this.#quotaRefused.delete(req.user.id);
       const serial = randomSerial();
       const fields: CertificateFields = {
         type: 'user',
@@ -161,7 +173,10 @@ export class CertificateAuthority {
           since: now - DAY_MS, limit: this.#policy.dailyLimit, check: (issuedAt) => checkDailyQuota(issuedAt, now, this.#policy.dailyLimit),
         });
       } catch (err) {
-        if (err instanceof AirlockError && err.code === 'quota_exceeded') await this.#auditDenied(req, err);
+        if (err instanceof AirlockError && err.code === 'quota_exceeded') {
+          this.#noteQuotaRefusal(req.user.id, err);
+          await this.#auditDenied(req, err);
+        }
         throw err;
       }
       await this.#audit.record({
@@ -170,6 +185,17 @@ export class CertificateAuthority {
       });
       return { serial, certificate, line: formatCertificate(certificate), record };
     });
+  }
+
+  /** Remembers (boundedly) that a user was refused for the quota, so that their next request checks it before signing. */
+  #noteQuotaRefusal(userId: string, err: unknown): void {
+    if (!(err instanceof AirlockError && err.code === 'quota_exceeded')) return;
+    if (this.#quotaRefused.size >= QUOTA_REFUSED_MAX) {
+      // Forgetting a user only costs one signature on their next refused request; sets iterate oldest first.
+      const oldest = this.#quotaRefused.values().next();
+      if (!oldest.done) this.#quotaRefused.delete(oldest.value);
+    }
+    this.#quotaRefused.add(userId);
   }
 
   async #auditDenied(req: { user: User; publicKey: PublicKey; method: string; clientAddress: string | null }, err: unknown): Promise<void> {

@@ -4,26 +4,22 @@
  * route family, so that token checks and last-use bookkeeping cannot drift apart.
  */
 import type { Context } from 'hono';
-import type { Clock } from '../clock.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
 import type { ApiCaller } from '../inventory/api-scopes.ts';
 import type { Actor } from '../inventory/ports.ts';
-import type { Store } from '../store/repositories.ts';
 import { clientAddress } from './request.ts';
 
 /** The Hono environment of routes behind `authenticateCaller`. */
 export type CallerEnv = { Variables: { caller: ApiCaller } };
 
 /** Resolves `Authorization: Bearer …` to the caller (401 through the token service otherwise). */
-export function authenticateCaller(deps: { tokens: SessionTokens; store: Pick<Store, 'tokens'>; clock: Clock }) {
+export function authenticateCaller(deps: { tokens: SessionTokens }) {
   return async (c: Context<CallerEnv>, next: () => Promise<void>): Promise<void> => {
     const header = c.req.header('authorization');
     const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     const { user, token } = await deps.tokens.authenticate(bearer);
     c.set('caller', { user, token });
-    // Last use is informational: record it at most once a minute rather than write on every request.
-    const now = deps.clock.now();
-    if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000) await deps.store.tokens.touch(token.id, now);
+    await deps.tokens.noteUse(token);
     await next();
   };
 }

@@ -94,9 +94,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
     c.set('tokenId', rec.id);
     // Certificates record how their holder signed in (the ledger's issuing method).
     c.set('loginMethod', rec.scopes.includes(BROWSER_SESSION_SCOPE) ? 'browser' : 'password+totp');
-    // Last use is informational: record it at most once a minute rather than write on every request.
-    const now = deps.clock.now();
-    if (rec.lastUsedAt === null || now - rec.lastUsedAt > 60_000) await deps.store.tokens.touch(rec.id, now);
+    await deps.tokens.noteUse(rec);
     await next();
   };
 

@@ -7,6 +7,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { Store, Token, User } from '../store/repositories.ts';
+import type { CallerCache } from './caller-cache.ts';
 
 const PREFIX = 'alk_';
 
@@ -18,10 +19,13 @@ export function hashToken(token: string): string {
 export class SessionTokens {
   readonly #store: Store;
   readonly #clock: Clock;
+  readonly #cache: CallerCache | undefined;
 
-  constructor(deps: { store: Store; clock: Clock }) {
+  /** `cache` must be the one that `store`'s credential writes invalidate (store/credential-writes.ts). */
+  constructor(deps: { store: Store; clock: Clock; cache?: CallerCache }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
+    this.#cache = deps.cache;
   }
 
   /** Creates a token for a user; returns the secret (shown once) and its record. */
@@ -44,12 +48,29 @@ export class SessionTokens {
     // Built only when needed: an Error captures a stack trace, which is not free on every request.
     const denied = () => new AirlockError('unauthenticated', 'Your session has expired or is invalid; sign in again with `airlock login`.');
     if (!token || !token.startsWith(PREFIX) || token.length > 200) throw denied();
-    const rec = await this.#store.tokens.byHash(hashToken(token));
+    const tokenHash = hashToken(token);
+    const cached = this.#cache?.get(tokenHash);
+    if (cached !== undefined) {
+      // Expiry is checked on every use; the cache only saves the two reads.
+      if (cached.token.expiresAt <= this.#clock.now()) throw denied();
+      return cached;
+    }
+    const generation = this.#cache?.generation() ?? 0;
+    const rec = await this.#store.tokens.byHash(tokenHash);
     const now = this.#clock.now();
     if (!rec || rec.expiresAt <= now) throw denied();
     const user = await this.#store.users.byId(rec.userId);
     if (!user || user.disabled) throw denied();
+    this.#cache?.set(tokenHash, rec, user, generation);
     return { user, token: rec };
+  }
+
+  /** Records a token's last use, at most once a minute (it is informational, not worth a write per request). */
+  async noteUse(token: Token): Promise<void> {
+    const now = this.#clock.now();
+    if (token.lastUsedAt !== null && now - token.lastUsedAt <= 60_000) return;
+    await this.#store.tokens.touch(token.id, now);
+    this.#cache?.noteUse(token.tokenHash, now);
   }
 
   /** Ends a token (sign-out). */

@@ -13,6 +13,7 @@ import type { Store } from './repositories.ts';
 import type { Database } from './schema.ts';
 import { settingsRepository } from './settings-repository.ts';
 import { withAccessVersion } from './access-version.ts';
+import { withCredentialsVersion } from './credential-writes.ts';
 import { targetsRepository } from './targets-repository.ts';
 import { jobsRepository } from './jobs-repository.ts';
 import { throttleRepository } from './throttle-repository.ts';
@@ -42,8 +43,9 @@ interface PoolUse {
 /** The Store over an already opened and migrated database; `close()` destroys `db`. */
 export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUse): Store {
   let closing: Promise<void> | undefined;
-  // Writes that narrow access bump a counter that gateways on every replica watch (access-version.ts).
-  return withAccessVersion({
+  // Writes that narrow access bump a counter that gateways on every replica watch (access-version.ts);
+  // token revocations and user changes bump one that token-lookup caches watch (credential-writes.ts).
+  return withCredentialsVersion(withAccessVersion({
     dialect,
     async ping(): Promise<void> {
       await sql`select 1`.execute(db);
@@ -71,5 +73,5 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUs
       closing ??= db.destroy();
       return closing;
     },
-  });
+  }));
 }

@@ -4,6 +4,7 @@
  * revocation through one shows in the KRL served by the other.
  */
 import { test } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { POSTGRES_SKIP_REASON } from '../harness/postgres.ts';
@@ -39,6 +40,49 @@ test('two replicas on one PostgreSQL database act as one service', { skip: POSTG
     const krl = parseKrl(Buffer.from(await (await fetch(`${b.url}/api/v1/krl`)).arrayBuffer()));
     const serials = krl.certificates.filter((c) => c.caKey?.equals(a.server.core.ca.userCaKey.blob)).flatMap((c) => c.serials);
     assert.ok(serials.includes(BigInt(serial)), 'replica B serves the revocation made on replica A');
+  } finally {
+    await replicas.stop();
+  }
+});
+
+test('a sign-out or a disabled user on one replica is refused on the other within a second, though token lookups are cached', { skip: POSTGRES_SKIP_REASON }, async () => {
+  const replicas = await startServerReplicas({});
+  const { a, b } = replicas;
+  try {
+    const { secret } = await a.addUser('carol');
+    const me = async (url: string, token: string): Promise<number> => (await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+    /** Asks replica B until it refuses (bounded); the milliseconds that took. */
+    const refusedOnB = async (token: string, start: number): Promise<number> => {
+      for (let i = 0; i < 400; i++) {
+        if ((await me(b.url, token)) === 401) return performance.now() - start;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return Infinity;
+    };
+
+    const login = await postJson(`${a.url}/api/v1/login`, { user: 'carol', password: TEST_PASSWORD, otp: a.totp(secret) });
+    assert.equal(login.status, 200, login.text);
+    const token = login.json.token as string;
+    assert.equal(await me(b.url, token), 200);
+    assert.equal(await me(b.url, token), 200, 'replica B has the lookup cached');
+    let start = performance.now();
+    const out = await fetch(`${a.url}/api/v1/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(out.status, 204);
+    assert.equal(await me(a.url, token), 401, 'refused at once on the replica that signed out');
+    const afterSignOut = await refusedOnB(token, start);
+    assert.ok(afterSignOut < 1000, `replica B refused the signed-out token after ${afterSignOut} ms`);
+
+    // A second session without a second sign-in (TOTP codes are single-use within their step).
+    const carol = await a.server.core.store.users.byName('carol');
+    assert.ok(carol);
+    const second = (await a.server.core.tokens.issue(carol, { kind: 'session', ttlMs: 3_600_000 })).token;
+    assert.equal(await me(a.url, second), 200);
+    assert.equal(await me(b.url, second), 200);
+    start = performance.now();
+    await a.server.core.store.users.setDisabled('carol', true);
+    assert.equal(await me(a.url, second), 401, 'refused at once on the replica that disabled the user');
+    const afterDisable = await refusedOnB(second, start);
+    assert.ok(afterDisable < 1000, `replica B refused the disabled user's token after ${afterDisable} ms`);
   } finally {
     await replicas.stop();
   }
