@@ -7,7 +7,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,8 @@ import { openCore } from '../src/server.ts';
 import { loadConfig } from '../src/config.ts';
 import { publicKeyFromKeyObject, formatPublicKey } from '../src/ssh/keys.ts';
 import { formatOpenSshPrivateKey } from '../src/ssh/private-key.ts';
-import { startAirlock, type RunningAirlock } from '../test/harness/airlock.ts';
+import { adminOk as admin, startAirlock, type RunningAirlock } from '../test/harness/airlock.ts';
+import { pidByCmdline } from './proc-stats.ts';
 import { startSshd, type TestSshd } from '../test/harness/sshd.ts';
 import { run, stopProcess } from '../test/harness/processes.ts';
 
@@ -56,25 +57,6 @@ export interface BenchWorld {
 }
 
 const short = (c: Cipher): string => (c.startsWith('chacha') ? 'chacha' : 'aesgcm');
-
-/** The pid of the process whose command line contains `needle` (sshd started by the harness). */
-function pidByCmdline(needle: string): number {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(needle)) return Number(name);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  throw new Error(`no process with ${needle} on its command line`);
-}
-
-async function admin(server: RunningAirlock, args: string[], input?: string): Promise<string> {
-  const r = await server.admin(args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`airlock admin ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 function startSink(): Promise<{ child: ChildProcess; port: number; bannerPort: number; reports: SinkReport[]; waiters: (() => void)[] }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'gateway-sink.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });

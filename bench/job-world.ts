@@ -7,14 +7,15 @@
  * ciphers and key exchange are set in the blocks).
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCore } from '../src/server.ts';
 import { loadConfig } from '../src/config.ts';
 import { publicKeyFromKeyObject, formatPublicKey } from '../src/ssh/keys.ts';
 import { formatOpenSshPrivateKey } from '../src/ssh/private-key.ts';
-import { startAirlock, type RunningAirlock } from '../test/harness/airlock.ts';
+import { adminOk as admin, startAirlock, type RunningAirlock } from '../test/harness/airlock.ts';
+import { pidByCmdline } from './proc-stats.ts';
 import { startSshd, type TestSshd } from '../test/harness/sshd.ts';
 import { freePort, run, waitFor } from '../test/harness/processes.ts';
 
@@ -37,25 +38,6 @@ export interface JobWorld {
   /** Host alias for `path` (`ssh -F sshConfig ALIAS`; the proxy's alias connects with `-p PORT` semantics: Port in its block). */
   alias(path: JobPath): string;
   stop(): Promise<void>;
-}
-
-/** The pid of the process whose command line contains `needle` (sshd started by the harness). */
-function pidByCmdline(needle: string): number {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(needle)) return Number(name);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  throw new Error(`no process with ${needle} on its command line`);
-}
-
-async function admin(server: RunningAirlock, args: string[], input?: string): Promise<string> {
-  const r = await server.admin(args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`airlock admin ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
 }
 
 /**

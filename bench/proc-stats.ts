@@ -192,3 +192,16 @@ export function fdLimits(pid: number | 'self'): { soft: number; hard: number } {
   const n = (s: string | undefined) => (s === undefined || s === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(s));
   return { soft: n(m?.[1]), hard: n(m?.[2]) };
 }
+
+/** The pid of the process whose command line contains `needle` (sshd started by the harness). */
+export function pidByCmdline(needle: string): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(needle)) return Number(name);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  throw new Error(`no process with ${needle} on its command line`);
+}

@@ -69,3 +69,10 @@ export async function startAirlock(dataDir: string, env: NodeJS.ProcessEnv = {},
     admin: (args, opts = {}) => run(process.execPath, [bin, 'admin', '--data-dir', dataDir, ...args], { input: opts.input, env: fullEnv, timeoutMs: 60_000 }),
   };
 }
+
+/** Runs `airlock admin …` against a running server and returns its stdout; throws with its stderr when it fails. */
+export async function adminOk(server: RunningAirlock, args: string[], input?: string): Promise<string> {
+  const r = await server.admin(args, input === undefined ? {} : { input });
+  if (r.code !== 0) throw new Error(`airlock admin ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
