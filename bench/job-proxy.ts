@@ -142,9 +142,10 @@ for (let i = 0; i < RUNS; i++) {
 }
 for (const s of Object.values(samples)) s.sort((a, b) => a - b);
 const p50 = (p: 'proxy' | 'direct') => percentile(samples[p], 50);
+const added = p50('proxy') - p50('direct');
 say();
 say(`Set-up, \`ssh … true\`, ${RUNS} runs each: direct p50 ${p50('direct').toFixed(1)} ms (p95 ${percentile(samples.direct, 95).toFixed(1)}), `
-  + `through the proxy p50 ${p50('proxy').toFixed(1)} ms (p95 ${percentile(samples.proxy, 95).toFixed(1)}); added by the proxy: p50 **${(p50('proxy') - p50('direct')).toFixed(1)} ms**`);
+  + `through the proxy p50 ${p50('proxy').toFixed(1)} ms (p95 ${percentile(samples.proxy, 95).toFixed(1)}); added by the proxy: p50 **${added <= 0 ? 'none added' : `${added.toFixed(1)} ms`}**`);
 
 // Idle proxied sessions: the proxy process's memory with IDLE logged-in sessions (both legs).
 if (IDLE > 0) {
