@@ -82,4 +82,8 @@ else
   files=('src/**/*.test.ts' "${INTEGRATION[@]}")
 fi
 echo "test-node24: $(node --version), ${#files[@]} test path(s)" >&2
+# As in npm test: V8's compile cache, so that the hundreds of processes the tests start (test files,
+# `airlock` commands) do not each strip types from and compile the same modules again (about half of
+# an integration test's CPU time). Kept in this throwaway tree.
+export NODE_COMPILE_CACHE="$tree/.node-compile-cache"
 node --test --test-timeout=180000 "${files[@]}"
