@@ -9,9 +9,8 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Clock } from '../clock.ts';
-import { parseDuration } from '../duration.ts';
 import { AirlockError } from '../errors.ts';
-import { jsonBody, optionalArray, optionalString, requiredString } from './request.ts';
+import { jsonBody, optionalArray, optionalExpiry, optionalString, requiredString } from './request.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
 import { authorizeScope } from '../inventory/api-scopes.ts';
 import { authenticateCaller, callerActor, type CallerEnv } from './api-caller.ts';
@@ -51,27 +50,6 @@ function serviceFrom(value: unknown): TargetService {
   return { name: o.name, port: o.port, path: nullableString('path'), token: nullableString('token') };
 }
 
-/** `expires_in` (a duration such as "8h", or seconds) or `expires_at` (ISO 8601), or neither. */
-function expiryFrom(body: Record<string, unknown>, now: number): number | null {
-  const inValue = body.expires_in;
-  const atValue = body.expires_at;
-  if (inValue != null && atValue != null) throw new AirlockError('bad_request', 'Give "expires_in" or "expires_at", not both.');
-  if (inValue != null) {
-    if (typeof inValue === 'number') {
-      if (!Number.isSafeInteger(inValue) || inValue <= 0) throw new AirlockError('bad_request', 'The field "expires_in" must be a positive number of seconds or a duration like "8h".');
-      return now + inValue * 1000;
-    }
-    if (typeof inValue !== 'string') throw new AirlockError('bad_request', 'The field "expires_in" must be a duration like "8h" or a number of seconds.');
-    return now + parseDuration(inValue, '"expires_in"');
-  }
-  if (atValue != null) {
-    const at = typeof atValue === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(atValue) ? Date.parse(atValue) : NaN;
-    if (!Number.isFinite(at)) throw new AirlockError('bad_request', 'The field "expires_at" must be an ISO 8601 time, e.g. 2026-12-31T18:00:00Z.');
-    return at;
-  }
-  return null;
-}
-
 /** Turns a POST /api/v1/targets body into a NewTarget (the inventory validates the values). */
 function newTargetFrom(body: Record<string, unknown>, defaultProject: string | undefined, now: number): NewTarget {
   const address = optionalString(body, 'address', 300);
@@ -100,7 +78,7 @@ function newTargetFrom(body: Record<string, unknown>, defaultProject: string | u
     loginUser: optionalString(body, 'login_user', 32) ?? null,
     services: optionalArray(body, 'services').map(serviceFrom),
     allowedCidrs,
-    expiresAt: expiryFrom(body, now),
+    expiresAt: optionalExpiry(body, now),
   };
 }
 

@@ -6,7 +6,6 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Clock } from '../clock.ts';
-import { parseDuration } from '../duration.ts';
 import { AirlockError } from '../errors.ts';
 import type { SessionTokens } from '../identity/session-tokens.ts';
 import { authorizeScope } from '../inventory/api-scopes.ts';
@@ -15,7 +14,7 @@ import { parseServiceSpec } from '../inventory/service-spec.ts';
 import type { JobService } from '../jobs/job.ts';
 import { jobEventJson, jobJson, type JobsService, type NewJob } from '../jobs/jobs-service.ts';
 import type { Store } from '../store/repositories.ts';
-import { jsonBody, optionalArray, optionalString, requiredString } from './request.ts';
+import { jsonBody, optionalArray, optionalExpiry, optionalString, requiredString } from './request.ts';
 
 export interface JobRouteDeps {
   jobs: JobsService;
@@ -50,20 +49,9 @@ function serviceFrom(value: unknown): JobService {
 
 /** `expires_in` (a duration such as "8h", or seconds) or `expires_at` (ISO 8601): exactly one. */
 export function jobExpiryFrom(body: Record<string, unknown>, now: number): number {
-  const inValue = body.expires_in;
-  const atValue = body.expires_at;
-  if ((inValue == null) === (atValue == null)) throw new AirlockError('bad_request', 'Give exactly one of "expires_in" (e.g. "8h") or "expires_at" (ISO 8601): a job always has an end.');
-  if (inValue != null) {
-    if (typeof inValue === 'number') {
-      if (!Number.isSafeInteger(inValue) || inValue <= 0) throw new AirlockError('bad_request', 'The field "expires_in" must be a positive number of seconds or a duration like "8h".');
-      return now + inValue * 1000;
-    }
-    if (typeof inValue !== 'string') throw new AirlockError('bad_request', 'The field "expires_in" must be a duration like "8h" or a number of seconds.');
-    return now + parseDuration(inValue, '"expires_in"');
-  }
-  const at = typeof atValue === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(atValue) ? Date.parse(atValue) : NaN;
-  if (!Number.isFinite(at)) throw new AirlockError('bad_request', 'The field "expires_at" must be an ISO 8601 time, e.g. 2026-12-31T18:00:00Z.');
-  return at;
+  // A job always has an end: where a target may have neither field, a job needs exactly one.
+  if ((body.expires_in == null) === (body.expires_at == null)) throw new AirlockError('bad_request', 'Give exactly one of "expires_in" (e.g. "8h") or "expires_at" (ISO 8601): a job always has an end.');
+  return optionalExpiry(body, now)!;
 }
 
 function newJobFrom(body: Record<string, unknown>, defaultProject: string | undefined, now: number): NewJob {

@@ -6,6 +6,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { parseDuration } from '../duration.ts';
 import { AirlockError } from '../errors.ts';
 import { resolveClientAddress, type TrustedProxies } from './forwarded.ts';
 
@@ -76,4 +77,25 @@ export function optionalArray(body: Record<string, unknown>, name: string, maxIt
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || v.length > maxItems) throw new AirlockError('bad_request', `The field "${name}" must be a list of at most ${maxItems} entries.`);
   return v;
+}
+
+/** `expires_in` (a duration such as "8h", or seconds) or `expires_at` (ISO 8601), or neither. */
+export function optionalExpiry(body: Record<string, unknown>, now: number): number | null {
+  const inValue = body.expires_in;
+  const atValue = body.expires_at;
+  if (inValue != null && atValue != null) throw new AirlockError('bad_request', 'Give "expires_in" or "expires_at", not both.');
+  if (inValue != null) {
+    if (typeof inValue === 'number') {
+      if (!Number.isSafeInteger(inValue) || inValue <= 0) throw new AirlockError('bad_request', 'The field "expires_in" must be a positive number of seconds or a duration like "8h".');
+      return now + inValue * 1000;
+    }
+    if (typeof inValue !== 'string') throw new AirlockError('bad_request', 'The field "expires_in" must be a duration like "8h" or a number of seconds.');
+    return now + parseDuration(inValue, '"expires_in"');
+  }
+  if (atValue != null) {
+    const at = typeof atValue === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(atValue) ? Date.parse(atValue) : NaN;
+    if (!Number.isFinite(at)) throw new AirlockError('bad_request', 'The field "expires_at" must be an ISO 8601 time, e.g. 2026-12-31T18:00:00Z.');
+    return at;
+  }
+  return null;
 }
