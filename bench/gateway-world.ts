@@ -5,18 +5,14 @@
  * ssh config with one Host block per path and cipher (ProxyJump does not pass `-o` options to the
  * jump hop, so ciphers and key exchange are set in the blocks).
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openCore } from '../src/server.ts';
-import { loadConfig } from '../src/config.ts';
-import { publicKeyFromKeyObject, formatPublicKey } from '../src/ssh/keys.ts';
-import { formatOpenSshPrivateKey } from '../src/ssh/private-key.ts';
 import { adminOk as admin, startAirlock, type RunningAirlock } from '../test/harness/airlock.ts';
 import { pidByCmdline } from './proc-stats.ts';
+import { writeUserCertificate } from './user-certificate.ts';
 import { startSshd, type TestSshd } from '../test/harness/sshd.ts';
 import { run, stopProcess } from '../test/harness/processes.ts';
 
@@ -109,22 +105,7 @@ export async function startWorld(serverEnv: NodeJS.ProcessEnv = {}): Promise<Ben
     const [gwHost, gwPort] = [airlock.ssh.slice(0, airlock.ssh.lastIndexOf(':')), Number(airlock.ssh.slice(airlock.ssh.lastIndexOf(':') + 1))];
 
     await admin(airlock, ['user', 'add', USER, '--password-stdin', '--json'], 'bench password, never used to sign in\n');
-    // No admin command issues a certificate (users get theirs by signing in); the CA is called directly,
-    // as the HTTP API would after sign-in.
-    const key = join(dir, 'id_ed25519');
-    const cert = `${key}-cert.pub`;
-    const core = await openCore(loadConfig({ env: {}, flags: { data_dir: airlock.dataDir } }), { log: null });
-    try {
-      const { privateKey } = generateKeyPairSync('ed25519');
-      const publicKey = publicKeyFromKeyObject(privateKey);
-      writeFileSync(key, formatOpenSshPrivateKey(privateKey, USER), { mode: 0o600 });
-      writeFileSync(`${key}.pub`, formatPublicKey(publicKey, USER) + '\n');
-      const user = (await core.store.users.byName(USER))!;
-      const issued = await core.ca.issueUserCertificate({ user, publicKey, method: 'admin', clientAddress: null });
-      writeFileSync(cert, issued.line + '\n', { mode: 0o600 });
-    } finally {
-      await core.close();
-    }
+    const { key, cert } = await writeUserCertificate(airlock.dataDir, dir, USER);
 
     // Both sshds trust the CA exactly as a compute node would, from `airlock admin sshd-config`.
     const sshdLines = async (sub: string) => (await admin(airlock, ['sshd-config', '--output-dir', join(dir, sub), '--account', `root=${USER}`])).trim().split('\n');

@@ -6,16 +6,13 @@
  * ssh config with one Host block per path (ProxyJump does not pass `-o` options to the jump hop, so
  * ciphers and key exchange are set in the blocks).
  */
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openCore } from '../src/server.ts';
-import { loadConfig } from '../src/config.ts';
-import { publicKeyFromKeyObject, formatPublicKey } from '../src/ssh/keys.ts';
-import { formatOpenSshPrivateKey } from '../src/ssh/private-key.ts';
 import { adminOk as admin, startAirlock, type RunningAirlock } from '../test/harness/airlock.ts';
 import { pidByCmdline } from './proc-stats.ts';
+import { writeUserCertificate } from './user-certificate.ts';
 import { startSshd, type TestSshd } from '../test/harness/sshd.ts';
 import { freePort, run, waitFor } from '../test/harness/processes.ts';
 
@@ -79,24 +76,7 @@ export async function startJobWorld(cipher: string, serverEnv: NodeJS.ProcessEnv
     await admin(airlock, ['user', 'add', USER, '--password-stdin', '--json'], 'bench password, never used to sign in\n');
     await admin(airlock, ['project', 'add', 'bench']);
     await admin(airlock, ['project', 'member', 'add', 'bench', USER]);
-    // No admin command issues a user certificate (users get theirs by signing in): the CA is called
-    // directly, as the HTTP API would after sign-in.
-    const key = join(dir, 'id_ed25519');
-    const cert = `${key}-cert.pub`;
-    const { privateKey } = generateKeyPairSync('ed25519');
-    let certBlob: Buffer;
-    const core = await openCore(loadConfig({ env: {}, flags: { data_dir: airlock.dataDir } }), { log: null });
-    try {
-      const publicKey = publicKeyFromKeyObject(privateKey);
-      writeFileSync(key, formatOpenSshPrivateKey(privateKey, USER), { mode: 0o600 });
-      writeFileSync(`${key}.pub`, formatPublicKey(publicKey, USER) + '\n');
-      const user = (await core.store.users.byName(USER))!;
-      const issued = await core.ca.issueUserCertificate({ user, publicKey, method: 'admin', clientAddress: null });
-      writeFileSync(cert, issued.line + '\n', { mode: 0o600 });
-      certBlob = Buffer.from(issued.line.split(' ')[1]!, 'base64');
-    } finally {
-      await core.close();
-    }
+    const { key, cert, privateKey, certBlob } = await writeUserCertificate(airlock.dataDir, dir, USER);
 
     // Both sshds trust the CA as a compute node would. root takes the bench user's certificate (the
     // direct and jump paths) and the proxy's session certificates (principal = the job's login user).
