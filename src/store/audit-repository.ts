@@ -1,5 +1,5 @@
 /** Audit events on Kysely: append-only rows with JSON details, read oldest first. */
-import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { groupCommit } from './group-commit.ts';
 import { AirlockError } from '../errors.ts';
 import type { AuditEvent, AuditFilter, AuditRepository } from './repositories.ts';
@@ -11,12 +11,20 @@ const OUTCOMES = ['success', 'failure', 'denied'] as const;
 /** Events per multi-row insert (6 parameters a row). */
 const MAX_BATCH = 256;
 
+/**
+ * Inserts audit events in one statement on `q`: the audit's own group commit, and the transactions
+ * that store an event together with the change it records (a certificate and its `cert.issue`).
+ */
+export async function insertAuditEvents(q: Kysely<Database> | Transaction<Database>, events: readonly AuditEvent[]): Promise<void> {
+  if (events.length > 0) await q.insertInto('audit_events').values(events.map(toRow)).execute();
+}
+
 /** The audit repository over a Kysely database. */
 export function auditRepository(db: Kysely<Database>): AuditRepository {
   // Events recorded at the same time are stored by one multi-row insert (group-commit.ts); each
   // append still resolves only once its row is committed.
   const append = groupCommit<AuditEvent, void>(async (events) => {
-    await db.insertInto('audit_events').values(events.map(toRow)).execute();
+    await insertAuditEvents(db, events);
     return events.map(() => ({ ok: true, value: undefined }));
   }, { maxBatch: MAX_BATCH });
   return {

@@ -6,9 +6,10 @@
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AirlockError } from '../errors.ts';
+import { insertAuditEvents } from './audit-repository.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { groupCommit, type BatchOutcome } from './group-commit.ts';
-import { SESSION_CERT_METHOD, type CertificateRecord, type CertificateRepository } from './repositories.ts';
+import { SESSION_CERT_METHOD, type AuditEvent, type CertificateRecord, type CertificateRepository } from './repositories.ts';
 import { fromSerial, toInt, toIntOrNull, toOneOf, toSerial, toStringArray } from './row-values.ts';
 import type { CertificatesTable, Database } from './schema.ts';
 import type { SqlDialect } from './database.ts';
@@ -51,14 +52,14 @@ async function unrevokedIssuedSince(db: Kysely<Database> | Transaction<Database>
 }
 
 type QuotaCheck = { since: number; limit: number; check: (issuedAt: number[]) => void };
-type QuotaInsert = { record: CertificateRecord; quota: QuotaCheck };
+type QuotaInsert = { record: CertificateRecord; quota: QuotaCheck; event: AuditEvent | undefined };
 
 /** Rows per group-committed transaction (15 parameters a row: far below both dialects' limits). */
 const MAX_BATCH = 128;
 
 /**
- * Stores the certificates whose user's quota still allows them, in one transaction; refuses the
- * others one by one. On PostgreSQL the users' rows are locked first, in id order (so that two
+ * Stores the certificates whose user's quota still allows them, with their audit events, in one
+ * transaction; refuses the others one by one (their events are not stored: the caller audits the refusal). On PostgreSQL the users' rows are locked first, in id order (so that two
  * replicas' batches never wait on each other in a cycle): that lock serialises every replica's
  * check-and-insert for a user (READ COMMITTED would otherwise let two replicas count the same four
  * certificates and both insert a fifth). SQLite has no row locks and needs none: one writer at a
@@ -72,7 +73,8 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
     const issued = new Map<string, number[]>(userIds.map((id) => [id, []]));
     for (const row of await unrevokedIssuedSinceOf(trx, userIds, since)) issued.get(row.userId)!.push(row.issuedAt);
     const accepted: CertificateRecord[] = [];
-    const outcomes = items.map(({ record, quota }): BatchOutcome<void> => {
+    const events: AuditEvent[] = [];
+    const outcomes = items.map(({ record, quota, event }): BatchOutcome<void> => {
       const times = issued.get(record.userId)!;
       try {
         quota.check(times.filter((t) => t >= quota.since).sort((a, b) => a - b).slice(-quota.limit));
@@ -82,6 +84,7 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
       // A later item of the same user in this batch counts this one.
       times.push(record.issuedAt);
       accepted.push(record);
+      if (event !== undefined) events.push(event);
       return { ok: true, value: undefined };
     });
     if (accepted.length > 0) {
@@ -92,6 +95,7 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
         throw err;
       }
     }
+    await insertAuditEvents(trx, events);
     return outcomes;
   });
 }
@@ -127,8 +131,8 @@ export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect
       await insertRow(db, record);
     },
 
-    insertWithinQuota(record: CertificateRecord, quota: QuotaCheck): Promise<void> {
-      return insertWithinQuota({ record, quota });
+    insertWithinQuota(record: CertificateRecord, quota: QuotaCheck, event?: AuditEvent): Promise<void> {
+      return insertWithinQuota({ record, quota, event });
     },
 
     async bySerial(serial: bigint): Promise<CertificateRecord | undefined> {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { groupCommit } from './group-commit.ts';
 import { checkDailyQuota, DAY_MS } from '../ca/issuance-policy.ts';
 import { isAirlockError } from '../errors.ts';
-import type { CertificateRecord } from './repositories.ts';
+import type { AuditEvent, CertificateRecord } from './repositories.ts';
 import { STORE_DIALECTS } from '../../test/harness/store-fixtures.ts';
 
 test('calls of one turn form one batch; calls during a batch form the next; outcomes go to their own callers', async () => {
@@ -43,11 +43,15 @@ for (const { dialect, skip, open } of STORE_DIALECTS) {
         validAfter: now, validBefore: now + 3_600_000, method: 'api', clientAddress: null, issuedAt: now, revokedAt: null, revokeReason: null,
       });
       const quota = { since: now - DAY_MS, limit: 3, check: (issuedAt: number[]) => checkDailyQuota(issuedAt, now, 3) };
+      const event = (serial: bigint): AuditEvent => ({ at: now, type: 'cert.issue', outcome: 'success', actor: 'quinn', clientAddress: null, details: { serial: serial.toString() } });
       // No in-process mutex here: the calls reach the repository together, as from several replicas' CAs.
-      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => fx.store.certificates.insertWithinQuota(record(BigInt(100 + i), user.id), quota)));
+      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => fx.store.certificates.insertWithinQuota(record(BigInt(100 + i), user.id), quota, event(BigInt(100 + i)))));
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
       for (const r of results) if (r.status === 'rejected') assert.ok(isAirlockError(r.reason, 'quota_exceeded'), String(r.reason));
-      assert.equal((await fx.store.certificates.listByUser(user.id)).length, 3);
+      const stored = (await fx.store.certificates.listByUser(user.id)).map((c) => c.serial.toString()).sort();
+      assert.equal(stored.length, 3);
+      // Each stored certificate has its event (same transaction); a refused one has none.
+      assert.deepEqual((await fx.store.audit.list({ type: 'cert.issue' })).map((e) => e.details.serial).sort(), stored);
 
       const mixed = await Promise.allSettled([record(200n, other.id), record(100n, other.id), record(201n, other.id)].map((r) => fx.store.certificates.insertWithinQuota(r, quota)));
       assert.deepEqual(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
