@@ -7,6 +7,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AirlockError } from '../errors.ts';
 import { insertAuditEvents } from './audit-repository.ts';
+import { CompiledQueries, insertParameters } from './compiled-queries.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { groupCommit, type BatchOutcome } from './group-commit.ts';
 import { SESSION_CERT_METHOD, type AuditEvent, type CertificateRecord, type CertificateRepository } from './repositories.ts';
@@ -65,13 +66,15 @@ const MAX_BATCH = 128;
  * certificates and both insert a fifth). SQLite has no row locks and needs none: one writer at a
  * time, and Kysely's driver runs one transaction at a time on its single connection.
  */
-async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
+async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, queries: CompiledQueries, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
   return db.transaction().execute(async (trx) => {
     const userIds = [...new Set(items.map((i) => i.record.userId))].sort();
-    if (dialect === 'postgres') await trx.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate().execute();
+    if (dialect === 'postgres') {
+      await queries.execute(trx, `users.lock:${userIds.length}`, userIds, () => trx.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate());
+    }
     const since = Math.min(...items.map((i) => i.quota.since));
     const issued = new Map<string, number[]>(userIds.map((id) => [id, []]));
-    for (const row of await unrevokedIssuedSinceOf(trx, userIds, since)) issued.get(row.userId)!.push(row.issuedAt);
+    for (const row of await unrevokedIssuedSinceOf(trx, queries, userIds, since)) issued.get(row.userId)!.push(row.issuedAt);
     const accepted: CertificateRecord[] = [];
     const events: AuditEvent[] = [];
     const outcomes = items.map(({ record, quota, event }): BatchOutcome<void> => {
@@ -88,29 +91,31 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
       return { ok: true, value: undefined };
     });
     if (accepted.length > 0) {
+      const rows = accepted.map(fromRecord);
       try {
-        await trx.insertInto('certificates').values(accepted.map(fromRecord)).execute();
+        await queries.execute(trx, `certificates.insert:${rows.length}`, insertParameters(rows), () => trx.insertInto('certificates').values(rows));
       } catch (err) {
         if (isUniqueViolation(err) && accepted.length === 1) throw new AirlockError('conflict', `a certificate with serial ${accepted[0]!.serial} already exists`, { cause: err });
         throw err;
       }
     }
-    await insertAuditEvents(trx, events);
+    await insertAuditEvents(trx, queries, events);
     return outcomes;
   });
 }
 
 /** Issue times of several users' unrevoked user certificates issued at or after `since` (for the quota, as unrevokedIssuedSince). */
-async function unrevokedIssuedSinceOf(trx: Transaction<Database>, userIds: string[], since: number): Promise<{ userId: string; issuedAt: number }[]> {
-  const rows = await trx
-    .selectFrom('certificates')
-    .select(['user_id', 'issued_at'])
-    .where('user_id', 'in', userIds)
-    .where('cert_type', '=', 'user')
-    .where('method', '!=', SESSION_CERT_METHOD)
-    .where('issued_at', '>=', since)
-    .where('revoked_at', 'is', null)
-    .execute();
+async function unrevokedIssuedSinceOf(trx: Transaction<Database>, queries: CompiledQueries, userIds: string[], since: number): Promise<{ userId: string; issuedAt: number }[]> {
+  const rows = await queries.execute(trx, `certificates.quota:${userIds.length}`, [...userIds, 'user', SESSION_CERT_METHOD, since], () =>
+    trx
+      .selectFrom('certificates')
+      .select(['user_id', 'issued_at'])
+      .where('user_id', 'in', userIds)
+      .where('cert_type', '=', 'user')
+      .where('method', '!=', SESSION_CERT_METHOD)
+      .where('issued_at', '>=', since)
+      .where('revoked_at', 'is', null),
+  );
   return rows.map((row) => ({ userId: row.user_id, issuedAt: toInt(row.issued_at, 'certificates.issued_at') }));
 }
 
@@ -124,8 +129,10 @@ export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect
       throw err;
     }
   };
+  // The issuance path's statements are compiled once per batch shape (compiled-queries.ts).
+  const queries = new CompiledQueries();
   // Concurrent issuances (any users) share one transaction: group-commit.ts.
-  const insertWithinQuota = groupCommit<QuotaInsert, void>((items) => insertBatchWithinQuota(db, dialect, items), { maxBatch: MAX_BATCH });
+  const insertWithinQuota = groupCommit<QuotaInsert, void>((items) => insertBatchWithinQuota(db, dialect, queries, items), { maxBatch: MAX_BATCH });
   return {
     async insert(record: CertificateRecord): Promise<void> {
       await insertRow(db, record);
