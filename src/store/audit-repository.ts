@@ -19,7 +19,7 @@ const MAX_BATCH = 256;
  */
 export async function insertAuditEvents(q: Kysely<Database> | Transaction<Database>, queries: CompiledQueries, events: readonly AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const rows = events.map(toRow);
+  const rows = events.map(auditEventRow);
   await queries.execute(q, `audit_events.insert:${rows.length}`, insertParameters(rows), () => q.insertInto('audit_events').values(rows));
 }
 
@@ -70,7 +70,8 @@ export function auditRepository(db: Kysely<Database>): AuditRepository {
   };
 }
 
-function toRow(event: AuditEvent): Insertable<AuditEventsTable> {
+/** An event as its audit_events row (for inserts here and in statements that store an event with its change). */
+export function auditEventRow(event: AuditEvent): Insertable<AuditEventsTable> {
   return {
     at: event.at,
     type: event.type,

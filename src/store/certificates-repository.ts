@@ -6,7 +6,7 @@
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AirlockError } from '../errors.ts';
-import { insertAuditEvents } from './audit-repository.ts';
+import { auditEventRow, insertAuditEvents } from './audit-repository.ts';
 import { CompiledQueries, insertParameters } from './compiled-queries.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { groupCommit, type BatchOutcome } from './group-commit.ts';
@@ -93,6 +93,14 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
     if (accepted.length > 0) {
       const rows = accepted.map(fromRecord);
       try {
+        if (dialect === 'postgres' && events.length > 0) {
+          // Ledger rows and their events in one round trip: PostgreSQL runs a data-modifying WITH
+          // exactly once, in this statement (SQLite has no such WITH: two statements there).
+          const eventRows = events.map(auditEventRow);
+          await queries.execute(trx, `certificates.insert_with_audit:${rows.length}:${eventRows.length}`, [...insertParameters(rows), ...insertParameters(eventRows)], () =>
+            trx.with('issued', (w) => w.insertInto('certificates').values(rows).returning('serial')).insertInto('audit_events').values(eventRows));
+          return outcomes;
+        }
         await queries.execute(trx, `certificates.insert:${rows.length}`, insertParameters(rows), () => trx.insertInto('certificates').values(rows));
       } catch (err) {
         if (isUniqueViolation(err) && accepted.length === 1) throw new AirlockError('conflict', `a certificate with serial ${accepted[0]!.serial} already exists`, { cause: err });
