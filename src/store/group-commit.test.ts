@@ -1,6 +1,7 @@
 /** Group commit: one transaction for concurrent calls, exact per-item outcomes, a failed batch retried item by item. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { groupCommit } from './group-commit.ts';
 import { checkDailyQuota, DAY_MS } from '../ca/issuance-policy.ts';
 import { isAirlockError } from '../errors.ts';
@@ -59,6 +60,25 @@ for (const { dialect, skip, open } of STORE_DIALECTS) {
       assert.deepEqual((await fx.store.certificates.listByUser(other.id)).map((c) => c.serial).sort(), [200n, 201n]);
       // The failed batch wrote none of its events; the retried items wrote exactly theirs.
       assert.deepEqual((await fx.store.audit.list({ type: 'cert.issue', actor: 'ruth' })).map((e) => e.details.serial).sort(), ['200', '201']);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+
+  test(`insertWithinQuota (${dialect}): a certificate whose audit event cannot be stored is not stored either`, { skip }, async () => {
+    const fx = await open();
+    try {
+      const now = Date.parse('2026-12-04T10:00:00Z');
+      const user = await fx.store.users.create({ name: 'sam', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, now);
+      const record: CertificateRecord = {
+        serial: 300n, userId: user.id, userName: 'sam', keyId: 'k300', certType: 'user', principals: ['sam'], publicKey: 'ssh-ed25519 AAAA', fingerprint: 'SHA256:x',
+        validAfter: now, validBefore: now + 3_600_000, method: 'api', clientAddress: null, issuedAt: now, revokedAt: null, revokeReason: null,
+      };
+      const quota = { since: now - DAY_MS, limit: 3, check: (issuedAt: number[]) => checkDailyQuota(issuedAt, now, 3) };
+      // The audit table refuses every row: the event's insert fails inside the ledger's transaction.
+      await sql`drop table audit_events`.execute(fx.db);
+      await assert.rejects(fx.store.certificates.insertWithinQuota(record, quota, { at: now, type: 'cert.issue', outcome: 'success', actor: 'sam', clientAddress: null, details: {} }));
+      assert.deepEqual(await fx.store.certificates.listByUser(user.id), []);
     } finally {
       await fx.cleanup();
     }
