@@ -60,10 +60,11 @@ const MAX_BATCH = 128;
 
 /**
  * Stores the certificates whose user's quota still allows them, with their audit events, in one
- * transaction; refuses the others one by one (their events are not stored: the caller audits the refusal). On PostgreSQL the users' rows are locked first, in id order (so that two
- * replicas' batches never wait on each other in a cycle): that lock serialises every replica's
- * check-and-insert for a user (READ COMMITTED would otherwise let two replicas count the same four
- * certificates and both insert a fifth). SQLite has no row locks and needs none: one writer at a
+ * transaction; refuses the others one by one (their events are not stored: the caller audits the
+ * refusal). On PostgreSQL the users' rows are locked first, in id order (so that two replicas'
+ * batches never wait on each other in a cycle): that lock serialises every replica's check-and-insert
+ * for a user (READ COMMITTED would otherwise let two replicas count the same four certificates and
+ * both insert a fifth). SQLite has no row locks and needs none: one writer at a
  * time, and Kysely's driver runs one transaction at a time on its single connection.
  */
 async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, queries: CompiledQueries, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
@@ -90,24 +91,25 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
       if (event !== undefined) events.push(event);
       return { ok: true, value: undefined };
     });
-    if (accepted.length > 0) {
-      const rows = accepted.map(fromRecord);
+    const rows = accepted.map(fromRecord);
+    // On PostgreSQL the ledger rows and their events go in one statement, one round trip: a
+    // data-modifying WITH runs exactly once. SQLite has no such WITH: two statements there.
+    const together = dialect === 'postgres' && rows.length > 0 && events.length > 0;
+    if (rows.length > 0) {
       try {
-        if (dialect === 'postgres' && events.length > 0) {
-          // Ledger rows and their events in one round trip: PostgreSQL runs a data-modifying WITH
-          // exactly once, in this statement (SQLite has no such WITH: two statements there).
+        if (together) {
           const eventRows = events.map(auditEventRow);
           await queries.execute(trx, `certificates.insert_with_audit:${rows.length}:${eventRows.length}`, [...insertParameters(rows), ...insertParameters(eventRows)], () =>
             trx.with('issued', (w) => w.insertInto('certificates').values(rows).returning('serial')).insertInto('audit_events').values(eventRows));
-          return outcomes;
+        } else {
+          await queries.execute(trx, `certificates.insert:${rows.length}`, insertParameters(rows), () => trx.insertInto('certificates').values(rows));
         }
-        await queries.execute(trx, `certificates.insert:${rows.length}`, insertParameters(rows), () => trx.insertInto('certificates').values(rows));
       } catch (err) {
         if (isUniqueViolation(err) && accepted.length === 1) throw new AirlockError('conflict', `a certificate with serial ${accepted[0]!.serial} already exists`, { cause: err });
         throw err;
       }
     }
-    await insertAuditEvents(trx, queries, events);
+    if (!together) await insertAuditEvents(trx, queries, events);
     return outcomes;
   });
 }
