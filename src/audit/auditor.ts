@@ -13,6 +13,13 @@ export type AuditInput = Omit<AuditEvent, 'at' | 'id'> & { at?: number };
 export interface Auditor {
   /** Records an event; rejects if it cannot be stored, so that callers on auth paths can fail closed. */
   record(event: AuditInput): Promise<void>;
+  /**
+   * Records an event whose row `write` stores together with the change it records (one transaction,
+   * e.g. a certificate and its `cert.issue`), instead of appending it on its own; resolves with what
+   * `write` returns. Redaction, the log line and `observe` are record()'s, after `write` succeeds;
+   * if `write` throws, nothing is logged or observed and the error is passed on.
+   */
+  recordWith<T>(event: AuditInput, write: (event: AuditEvent) => Promise<T>): Promise<T>;
 }
 
 const SECRET_FIELDS = /^(password|passphrase|otp|totp|code|recovery_code|token|secret|private_?key|authorization|cookie)$/i;
@@ -34,13 +41,16 @@ export function redact(details: Record<string, unknown>): Record<string, unknown
  */
 export function createAuditor(deps: { repository: AuditRepository; clock: Clock; log?: ((line: string) => void) | null; observe?: (event: AuditEvent) => void }): Auditor {
   const log = deps.log === undefined ? stderrLines() : deps.log;
+  const recordWith = async <T>(input: AuditInput, write: (event: AuditEvent) => Promise<T>): Promise<T> => {
+    const event: AuditEvent = { ...input, at: input.at ?? deps.clock.now(), details: redact(input.details) };
+    const result = await write(event);
+    // Metrics count what was recorded (ops/metrics.ts); they never change what happens.
+    deps.observe?.(event);
+    log?.(JSON.stringify({ level: 'info', msg: 'audit', time: new Date(event.at).toISOString(), ...event, details: event.details }));
+    return result;
+  };
   return {
-    async record(input) {
-      const event: AuditEvent = { ...input, at: input.at ?? deps.clock.now(), details: redact(input.details) };
-      await deps.repository.append(event);
-      // Metrics count what was recorded (ops/metrics.ts); they never change what happens.
-      deps.observe?.(event);
-      log?.(JSON.stringify({ level: 'info', msg: 'audit', time: new Date(event.at).toISOString(), ...event, details: event.details }));
-    },
+    record: (input) => recordWith(input, (event) => deps.repository.append(event)),
+    recordWith,
   };
 }

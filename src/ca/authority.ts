@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
-import type { Auditor } from '../audit/auditor.ts';
+import type { AuditInput, Auditor } from '../audit/auditor.ts';
 import { SESSION_CERT_METHOD, type CertificateRecord, type Store, type User } from '../store/repositories.ts';
 import { signCertificate, formatCertificate, principalProblem as principalProblemOf, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
 import type { KeyObject } from 'node:crypto';
@@ -166,12 +166,17 @@ export class CertificateAuthority {
         revokedAt: null,
         revokeReason: null,
       };
+      const issued: AuditInput = {
+        type: 'cert.issue', outcome: 'success', actor: req.user.name, clientAddress: req.clientAddress,
+        details: { serial: serial.toString(), fingerprint: record.fingerprint, valid_before: new Date(plan.validBeforeMs).toISOString(), method: req.method },
+      };
       try {
         // The quota is checked again where the certificate is stored, in one transaction holding the
         // user's row lock: the check above is this process's view, replicas may have issued since.
-        await this.#store.certificates.insertWithinQuota(record, {
+        // The cert.issue event is stored in that transaction too: no ledger row without its event.
+        await this.#audit.recordWith(issued, (event) => this.#store.certificates.insertWithinQuota(record, {
           since: now - DAY_MS, limit: this.#policy.dailyLimit, check: (issuedAt) => checkDailyQuota(issuedAt, now, this.#policy.dailyLimit),
-        });
+        }, event));
       } catch (err) {
         if (err instanceof AirlockError && err.code === 'quota_exceeded') {
           this.#noteQuotaRefusal(req.user.id, err);
@@ -179,10 +184,6 @@ export class CertificateAuthority {
         }
         throw err;
       }
-      await this.#audit.record({
-        type: 'cert.issue', outcome: 'success', actor: req.user.name, clientAddress: req.clientAddress,
-        details: { serial: serial.toString(), fingerprint: record.fingerprint, valid_before: new Date(plan.validBeforeMs).toISOString(), method: req.method },
-      });
       return { serial, certificate, line: formatCertificate(certificate), record };
     });
   }

@@ -1,5 +1,6 @@
 /** Audit events on Kysely: append-only rows with JSON details, read oldest first. */
-import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQueries, insertParameters } from './compiled-queries.ts';
 import { groupCommit } from './group-commit.ts';
 import { AirlockError } from '../errors.ts';
 import type { AuditEvent, AuditFilter, AuditRepository } from './repositories.ts';
@@ -11,12 +12,24 @@ const OUTCOMES = ['success', 'failure', 'denied'] as const;
 /** Events per multi-row insert (6 parameters a row). */
 const MAX_BATCH = 256;
 
+/**
+ * Inserts audit events in one statement on `q` (its text compiled once per count, in `queries`): the
+ * audit's own group commit, and the transactions that store an event together with the change it
+ * records (a certificate and its `cert.issue`).
+ */
+export async function insertAuditEvents(q: Kysely<Database> | Transaction<Database>, queries: CompiledQueries, events: readonly AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map(auditEventRow);
+  await queries.execute(q, `audit_events.insert:${rows.length}`, insertParameters(rows), () => q.insertInto('audit_events').values(rows));
+}
+
 /** The audit repository over a Kysely database. */
 export function auditRepository(db: Kysely<Database>): AuditRepository {
+  const queries = new CompiledQueries();
   // Events recorded at the same time are stored by one multi-row insert (group-commit.ts); each
   // append still resolves only once its row is committed.
   const append = groupCommit<AuditEvent, void>(async (events) => {
-    await db.insertInto('audit_events').values(events.map(toRow)).execute();
+    await insertAuditEvents(db, queries, events);
     return events.map(() => ({ ok: true, value: undefined }));
   }, { maxBatch: MAX_BATCH });
   return {
@@ -57,7 +70,8 @@ export function auditRepository(db: Kysely<Database>): AuditRepository {
   };
 }
 
-function toRow(event: AuditEvent): Insertable<AuditEventsTable> {
+/** An event as its audit_events row (for inserts here and in statements that store an event with its change). */
+export function auditEventRow(event: AuditEvent): Insertable<AuditEventsTable> {
   return {
     at: event.at,
     type: event.type,

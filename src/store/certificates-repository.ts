@@ -6,9 +6,11 @@
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AirlockError } from '../errors.ts';
+import { auditEventRow, insertAuditEvents } from './audit-repository.ts';
+import { CompiledQueries, insertParameters } from './compiled-queries.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { groupCommit, type BatchOutcome } from './group-commit.ts';
-import { SESSION_CERT_METHOD, type CertificateRecord, type CertificateRepository } from './repositories.ts';
+import { SESSION_CERT_METHOD, type AuditEvent, type CertificateRecord, type CertificateRepository } from './repositories.ts';
 import { fromSerial, toInt, toIntOrNull, toOneOf, toSerial, toStringArray } from './row-values.ts';
 import type { CertificatesTable, Database } from './schema.ts';
 import type { SqlDialect } from './database.ts';
@@ -51,28 +53,32 @@ async function unrevokedIssuedSince(db: Kysely<Database> | Transaction<Database>
 }
 
 type QuotaCheck = { since: number; limit: number; check: (issuedAt: number[]) => void };
-type QuotaInsert = { record: CertificateRecord; quota: QuotaCheck };
+type QuotaInsert = { record: CertificateRecord; quota: QuotaCheck; event: AuditEvent | undefined };
 
 /** Rows per group-committed transaction (15 parameters a row: far below both dialects' limits). */
 const MAX_BATCH = 128;
 
 /**
- * Stores the certificates whose user's quota still allows them, in one transaction; refuses the
- * others one by one. On PostgreSQL the users' rows are locked first, in id order (so that two
- * replicas' batches never wait on each other in a cycle): that lock serialises every replica's
- * check-and-insert for a user (READ COMMITTED would otherwise let two replicas count the same four
- * certificates and both insert a fifth). SQLite has no row locks and needs none: one writer at a
+ * Stores the certificates whose user's quota still allows them, with their audit events, in one
+ * transaction; refuses the others one by one (their events are not stored: the caller audits the
+ * refusal). On PostgreSQL the users' rows are locked first, in id order (so that two replicas'
+ * batches never wait on each other in a cycle): that lock serialises every replica's check-and-insert
+ * for a user (READ COMMITTED would otherwise let two replicas count the same four certificates and
+ * both insert a fifth). SQLite has no row locks and needs none: one writer at a
  * time, and Kysely's driver runs one transaction at a time on its single connection.
  */
-async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
+async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, queries: CompiledQueries, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
   return db.transaction().execute(async (trx) => {
     const userIds = [...new Set(items.map((i) => i.record.userId))].sort();
-    if (dialect === 'postgres') await trx.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate().execute();
+    if (dialect === 'postgres') {
+      await queries.execute(trx, `users.lock:${userIds.length}`, userIds, () => trx.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate());
+    }
     const since = Math.min(...items.map((i) => i.quota.since));
     const issued = new Map<string, number[]>(userIds.map((id) => [id, []]));
-    for (const row of await unrevokedIssuedSinceOf(trx, userIds, since)) issued.get(row.userId)!.push(row.issuedAt);
+    for (const row of await unrevokedIssuedSinceOf(trx, queries, userIds, since)) issued.get(row.userId)!.push(row.issuedAt);
     const accepted: CertificateRecord[] = [];
-    const outcomes = items.map(({ record, quota }): BatchOutcome<void> => {
+    const events: AuditEvent[] = [];
+    const outcomes = items.map(({ record, quota, event }): BatchOutcome<void> => {
       const times = issued.get(record.userId)!;
       try {
         quota.check(times.filter((t) => t >= quota.since).sort((a, b) => a - b).slice(-quota.limit));
@@ -82,31 +88,44 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
       // A later item of the same user in this batch counts this one.
       times.push(record.issuedAt);
       accepted.push(record);
+      if (event !== undefined) events.push(event);
       return { ok: true, value: undefined };
     });
-    if (accepted.length > 0) {
+    const rows = accepted.map(fromRecord);
+    // On PostgreSQL the ledger rows and their events go in one statement, one round trip: a
+    // data-modifying WITH runs exactly once. SQLite has no such WITH: two statements there.
+    const together = dialect === 'postgres' && rows.length > 0 && events.length > 0;
+    if (rows.length > 0) {
       try {
-        await trx.insertInto('certificates').values(accepted.map(fromRecord)).execute();
+        if (together) {
+          const eventRows = events.map(auditEventRow);
+          await queries.execute(trx, `certificates.insert_with_audit:${rows.length}:${eventRows.length}`, [...insertParameters(rows), ...insertParameters(eventRows)], () =>
+            trx.with('issued', (w) => w.insertInto('certificates').values(rows).returning('serial')).insertInto('audit_events').values(eventRows));
+        } else {
+          await queries.execute(trx, `certificates.insert:${rows.length}`, insertParameters(rows), () => trx.insertInto('certificates').values(rows));
+        }
       } catch (err) {
         if (isUniqueViolation(err) && accepted.length === 1) throw new AirlockError('conflict', `a certificate with serial ${accepted[0]!.serial} already exists`, { cause: err });
         throw err;
       }
     }
+    if (!together) await insertAuditEvents(trx, queries, events);
     return outcomes;
   });
 }
 
 /** Issue times of several users' unrevoked user certificates issued at or after `since` (for the quota, as unrevokedIssuedSince). */
-async function unrevokedIssuedSinceOf(trx: Transaction<Database>, userIds: string[], since: number): Promise<{ userId: string; issuedAt: number }[]> {
-  const rows = await trx
-    .selectFrom('certificates')
-    .select(['user_id', 'issued_at'])
-    .where('user_id', 'in', userIds)
-    .where('cert_type', '=', 'user')
-    .where('method', '!=', SESSION_CERT_METHOD)
-    .where('issued_at', '>=', since)
-    .where('revoked_at', 'is', null)
-    .execute();
+async function unrevokedIssuedSinceOf(trx: Transaction<Database>, queries: CompiledQueries, userIds: string[], since: number): Promise<{ userId: string; issuedAt: number }[]> {
+  const rows = await queries.execute(trx, `certificates.quota:${userIds.length}`, [...userIds, 'user', SESSION_CERT_METHOD, since], () =>
+    trx
+      .selectFrom('certificates')
+      .select(['user_id', 'issued_at'])
+      .where('user_id', 'in', userIds)
+      .where('cert_type', '=', 'user')
+      .where('method', '!=', SESSION_CERT_METHOD)
+      .where('issued_at', '>=', since)
+      .where('revoked_at', 'is', null),
+  );
   return rows.map((row) => ({ userId: row.user_id, issuedAt: toInt(row.issued_at, 'certificates.issued_at') }));
 }
 
@@ -120,15 +139,17 @@ export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect
       throw err;
     }
   };
+  // The issuance path's statements are compiled once per batch shape (compiled-queries.ts).
+  const queries = new CompiledQueries();
   // Concurrent issuances (any users) share one transaction: group-commit.ts.
-  const insertWithinQuota = groupCommit<QuotaInsert, void>((items) => insertBatchWithinQuota(db, dialect, items), { maxBatch: MAX_BATCH });
+  const insertWithinQuota = groupCommit<QuotaInsert, void>((items) => insertBatchWithinQuota(db, dialect, queries, items), { maxBatch: MAX_BATCH });
   return {
     async insert(record: CertificateRecord): Promise<void> {
       await insertRow(db, record);
     },
 
-    insertWithinQuota(record: CertificateRecord, quota: QuotaCheck): Promise<void> {
-      return insertWithinQuota({ record, quota });
+    insertWithinQuota(record: CertificateRecord, quota: QuotaCheck, event?: AuditEvent): Promise<void> {
+      return insertWithinQuota({ record, quota, event });
     },
 
     async bySerial(serial: bigint): Promise<CertificateRecord | undefined> {

@@ -1,10 +1,11 @@
 /** Group commit: one transaction for concurrent calls, exact per-item outcomes, a failed batch retried item by item. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { groupCommit } from './group-commit.ts';
 import { checkDailyQuota, DAY_MS } from '../ca/issuance-policy.ts';
 import { isAirlockError } from '../errors.ts';
-import type { CertificateRecord } from './repositories.ts';
+import type { AuditEvent, CertificateRecord } from './repositories.ts';
 import { STORE_DIALECTS } from '../../test/harness/store-fixtures.ts';
 
 test('calls of one turn form one batch; calls during a batch form the next; outcomes go to their own callers', async () => {
@@ -43,16 +44,41 @@ for (const { dialect, skip, open } of STORE_DIALECTS) {
         validAfter: now, validBefore: now + 3_600_000, method: 'api', clientAddress: null, issuedAt: now, revokedAt: null, revokeReason: null,
       });
       const quota = { since: now - DAY_MS, limit: 3, check: (issuedAt: number[]) => checkDailyQuota(issuedAt, now, 3) };
+      const event = (serial: bigint, actor = 'quinn'): AuditEvent => ({ at: now, type: 'cert.issue', outcome: 'success', actor, clientAddress: null, details: { serial: serial.toString() } });
       // No in-process mutex here: the calls reach the repository together, as from several replicas' CAs.
-      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => fx.store.certificates.insertWithinQuota(record(BigInt(100 + i), user.id), quota)));
+      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => fx.store.certificates.insertWithinQuota(record(BigInt(100 + i), user.id), quota, event(BigInt(100 + i)))));
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
       for (const r of results) if (r.status === 'rejected') assert.ok(isAirlockError(r.reason, 'quota_exceeded'), String(r.reason));
-      assert.equal((await fx.store.certificates.listByUser(user.id)).length, 3);
+      const stored = (await fx.store.certificates.listByUser(user.id)).map((c) => c.serial.toString()).sort();
+      assert.equal(stored.length, 3);
+      // Each stored certificate has its event (same transaction); a refused one has none.
+      assert.deepEqual((await fx.store.audit.list({ type: 'cert.issue', actor: 'quinn' })).map((e) => e.details.serial).sort(), stored);
 
-      const mixed = await Promise.allSettled([record(200n, other.id), record(100n, other.id), record(201n, other.id)].map((r) => fx.store.certificates.insertWithinQuota(r, quota)));
+      const mixed = await Promise.allSettled([200n, 100n, 201n].map((serial) => fx.store.certificates.insertWithinQuota(record(serial, other.id), quota, event(serial, 'ruth'))));
       assert.deepEqual(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
       assert.ok(isAirlockError((mixed[1] as PromiseRejectedResult).reason, 'conflict'));
       assert.deepEqual((await fx.store.certificates.listByUser(other.id)).map((c) => c.serial).sort(), [200n, 201n]);
+      // The failed batch wrote none of its events; the retried items wrote exactly theirs.
+      assert.deepEqual((await fx.store.audit.list({ type: 'cert.issue', actor: 'ruth' })).map((e) => e.details.serial).sort(), ['200', '201']);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+
+  test(`insertWithinQuota (${dialect}): a certificate whose audit event cannot be stored is not stored either`, { skip }, async () => {
+    const fx = await open();
+    try {
+      const now = Date.parse('2026-12-04T10:00:00Z');
+      const user = await fx.store.users.create({ name: 'sam', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, now);
+      const record: CertificateRecord = {
+        serial: 300n, userId: user.id, userName: 'sam', keyId: 'k300', certType: 'user', principals: ['sam'], publicKey: 'ssh-ed25519 AAAA', fingerprint: 'SHA256:x',
+        validAfter: now, validBefore: now + 3_600_000, method: 'api', clientAddress: null, issuedAt: now, revokedAt: null, revokeReason: null,
+      };
+      const quota = { since: now - DAY_MS, limit: 3, check: (issuedAt: number[]) => checkDailyQuota(issuedAt, now, 3) };
+      // The audit table refuses every row: the event's insert fails inside the ledger's transaction.
+      await sql`drop table audit_events`.execute(fx.db);
+      await assert.rejects(fx.store.certificates.insertWithinQuota(record, quota, { at: now, type: 'cert.issue', outcome: 'success', actor: 'sam', clientAddress: null, details: {} }));
+      assert.deepEqual(await fx.store.certificates.listByUser(user.id), []);
     } finally {
       await fx.cleanup();
     }

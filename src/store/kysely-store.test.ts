@@ -244,6 +244,15 @@ for (const target of targets) {
         assert.equal(await store.tokens.byHash(token.tokenHash), undefined);
       });
 
+      test('uses recorded at the same time (one transaction on SQLite) each keep their own token and time', async () => {
+        const alice = (await store.users.byName('alice'))!;
+        const ids = ['tt0', 'tt1', 'tt2'];
+        for (const [i, id] of ids.entries()) await store.tokens.create({ id, tokenHash: `touch-${i}`, userId: alice.id, kind: 'session', scopes: [], createdAt: NOW, expiresAt: NOW + HOUR });
+        await Promise.all([...ids.map((id, i) => store.tokens.touch(id, NOW + 10 + i)), store.tokens.touch('no-such-token', NOW)]);
+        assert.deepEqual(await Promise.all(ids.map(async (_, i) => (await store.tokens.byHash(`touch-${i}`))?.lastUsedAt)), [NOW + 10, NOW + 11, NOW + 12]);
+        for (const id of ids) await store.tokens.revoke(id);
+      });
+
       test('revokeAllOfUser removes only that user’s tokens and counts them', async () => {
         const alice = (await store.users.byName('alice'))!;
         const bob = (await store.users.byName('bob'))!;

@@ -55,7 +55,7 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUs
     recoveryCodes: recoveryCodesRepository(db),
     totpReplay: totpReplayRepository(db),
     throttle: throttleRepository(db),
-    tokens: tokensRepository(db),
+    tokens: tokensRepository(db, dialect),
     certificates: certificatesRepository(db, dialect),
     settings: settingsRepository(db),
     audit: auditRepository(db),

@@ -138,9 +138,10 @@ export interface CertificateRepository {
   /**
    * Stores an issued user certificate if the quota still allows it, atomically across replicas: in
    * one transaction (holding the user's row lock on PostgreSQL) `check` gets what issuedSince would
-   * return and throws to refuse; nothing is stored then.
+   * return and throws to refuse; nothing is stored then. `event` (the issuance's audit event) is
+   * stored in the same transaction, so a certificate is never in the ledger without it.
    */
-  insertWithinQuota(record: CertificateRecord, quota: { since: number; limit: number; check: (issuedAt: number[]) => void }): Promise<void>;
+  insertWithinQuota(record: CertificateRecord, quota: { since: number; limit: number; check: (issuedAt: number[]) => void }, event?: AuditEvent): Promise<void>;
   /** Issue times of the user's unrevoked user-certificates issued at or after `since`, oldest first (for the quota: a revoked certificate frees its slot); with `limit`, only the newest `limit`. */
   issuedSince(userId: string, since: number, limit?: number): Promise<number[]>;
   /** Marks one certificate revoked and raises the KRL version, in one transaction; returns false (and changes nothing) when unknown or already revoked. */
