@@ -157,7 +157,8 @@ export function parsePublicKeyBlob(blob: Buffer): PublicKey {
   if (!isKeyType(type)) throw refusedTypeReason(type) ?? unknownType(type);
   const parts = readPublicKeyParts(r, type);
   r.expectEnd('the public key');
-  return { type, blob: Buffer.from(parts.blob), bits: parts.bits, comment: '' };
+  // parts.blob is a new encoding of what was read, not a view of `blob`: the key owns it.
+  return { type, blob: parts.blob, bits: parts.bits, comment: '' };
 }
 
 /** Decodes strict, canonical standard base64 (padding required, nothing else allowed). */
@@ -234,6 +235,7 @@ export function formatPublicKey(key: PublicKey, comment?: string): string {
 const publicKeyOfKeyObject = new WeakMap<KeyObject, PublicKey>();
 const KEY_OBJECT_CACHE_LIMIT = 64;
 const keyObjectOfBlob = new Map<string, KeyObject>();
+let lastKeyObject: { blob: Buffer; key: KeyObject } | undefined;
 
 /** Builds a PublicKey from a node:crypto key (a private key gives its public half). */
 export function publicKeyFromKeyObject(k: KeyObject, comment = ''): PublicKey {
@@ -272,12 +274,18 @@ function derivePublicKey(k: KeyObject): PublicKey {
  * kept by blob (a bounded cache: the gateway also verifies keys that clients offer).
  */
 export function keyObjectFromPublicKey(pk: PublicKey): KeyObject {
+  // The CA verifies with the same key again and again: comparing with the last key found is cheaper
+  // than making its map key.
+  if (lastKeyObject !== undefined && lastKeyObject.blob.equals(pk.blob)) return lastKeyObject.key;
   const id = pk.blob.toString('base64');
-  const cached = keyObjectOfBlob.get(id);
-  if (cached !== undefined) return cached;
-  const key = decodeKeyObject(pk);
-  if (keyObjectOfBlob.size >= KEY_OBJECT_CACHE_LIMIT) keyObjectOfBlob.delete(keyObjectOfBlob.keys().next().value!);
-  keyObjectOfBlob.set(id, key);
+  let key = keyObjectOfBlob.get(id);
+  if (key === undefined) {
+    key = decodeKeyObject(pk);
+    if (keyObjectOfBlob.size >= KEY_OBJECT_CACHE_LIMIT) keyObjectOfBlob.delete(keyObjectOfBlob.keys().next().value!);
+    keyObjectOfBlob.set(id, key);
+  }
+  // A copy of the blob: the caller's buffer may change after this call.
+  lastKeyObject = { blob: Buffer.from(pk.blob), key };
   return key;
 }
 

@@ -65,8 +65,18 @@ function leftPad(b: Buffer, n: number): Buffer {
  * `ssh-rsa` (SHA-1) is refused. Never throws: anything malformed is simply not a valid signature.
  */
 export function verifySsh(pk: PublicKey, data: Buffer, sigBlob: Buffer): boolean {
+  let sig: SshSignature;
   try {
-    const sig = parseSignatureBlob(sigBlob);
+    sig = parseSignatureBlob(sigBlob);
+  } catch {
+    return false;
+  }
+  return verifyParsedSignature(pk, data, sig);
+}
+
+/** verifySsh for a signature blob already read with parseSignatureBlob (a certificate parse reads it). */
+export function verifyParsedSignature(pk: PublicKey, data: Buffer, sig: SshSignature): boolean {
+  try {
     const key = keyObjectFromPublicKey(pk);
     if (pk.type === 'ssh-ed25519') {
       if (sig.algorithm !== 'ssh-ed25519' || sig.bytes.length !== 64) return false;
