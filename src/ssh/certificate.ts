@@ -125,12 +125,16 @@ function optionNameProblem(name: string): string | undefined {
  */
 function sortedOptions(opts: Record<string, string>, what: string): [string, string][] {
   const entries = Object.entries(opts);
-  for (const [name, value] of entries) {
+  let sorted = true;
+  for (let i = 0; i < entries.length; i++) {
+    const [name, value] = entries[i]!;
     const problem = optionNameProblem(name);
     if (problem !== undefined) throw new AirlockError('bad_request', `${what} name ${show(name)} ${problem}`);
     if (typeof value !== 'string') throw new AirlockError('bad_request', `${what} ${name} must have a string value`);
+    if (i > 0 && entries[i - 1]![0] > name) sorted = false;
   }
-  return entries.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  // Callers usually list them in order already; sorting allocates even then.
+  return sorted ? entries : entries.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
 }
 
 /** Writes sorted options as one string: each a name, then its value as a string inside a string ('' is empty data). */
@@ -150,6 +154,7 @@ function writeOptions(w: SshWriter, entries: readonly [string, string][]): void 
 
 /** Decodes critical options or extensions, refusing unsorted or repeated names and odd data. */
 function decodeOptions(data: Buffer, what: string): Record<string, string> {
+  if (data.length === 0) return {};
   const r = new SshReader(data, { code: 'invalid_certificate', what: () => `certificate ${what}` });
   const entries: [string, string][] = [];
   let previous: string | undefined;
@@ -376,12 +381,13 @@ export function signCertificate(fields: CertificateFields, caKey: KeyObject, com
     principals: [...fields.principals],
     validAfter: fields.validAfter,
     validBefore: fields.validBefore,
-    criticalOptions: Object.fromEntries(criticalOptions),
-    extensions: Object.fromEntries(extensions),
+    criticalOptions: { ...fields.criticalOptions },
+    extensions: { ...fields.extensions },
     nonce: blob.subarray(nonceAt, nonceAt + nonceLength),
     certType,
     blob,
-    signatureKey: caPub,
+    // A view of the blob, like the other byte fields: the CA key's cached blob stays out of the caller's hands.
+    signatureKey: { ...caPub, blob: blob.subarray(signedLength - caPub.blob.length, signedLength) },
     signature: blob.subarray(signedLength + 4),
     signedData: blob.subarray(0, signedLength),
     comment,
