@@ -161,14 +161,20 @@ export function parsePublicKeyBlob(blob: Buffer): PublicKey {
   return { type, blob: parts.blob, bits: parts.bits, comment: '' };
 }
 
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
 /** Decodes strict, canonical standard base64 (padding required, nothing else allowed). */
 export function decodeBase64Strict(s: string, what: string, code: 'invalid_key' | 'invalid_certificate' | 'bad_request'): Buffer {
   if (s.length === 0 || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(s)) {
     throw new AirlockError(code, `${what} is not valid base64`);
   }
-  const b = Buffer.from(s, 'base64');
-  if (b.toString('base64') !== s) throw new AirlockError(code, `${what} is not canonical base64`);
-  return b;
+  // Canonical means no other text decodes to the same bytes: with padding, the bits the last character
+  // carries beyond the data must be zero (checked here instead of encoding the bytes again to compare).
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  if (pad > 0 && (BASE64_ALPHABET.indexOf(s[s.length - 1 - pad]!) & (pad === 2 ? 0x0f : 0x03)) !== 0) {
+    throw new AirlockError(code, `${what} is not canonical base64`);
+  }
+  return Buffer.from(s, 'base64');
 }
 
 /** Splits a one-line `type base64 [comment]` text, refusing multi-line input and control characters. */
