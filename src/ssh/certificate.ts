@@ -202,16 +202,16 @@ function asCertError(err: unknown, prefix: string): never {
 
 /** Parses the CA key inside a certificate, refusing a CA key that is itself a certificate. */
 function parseSignatureKey(blob: Buffer): PublicKey {
-  const r = new SshReader(blob, { code: 'invalid_certificate', what: 'certificate CA key' });
-  const type = r.text('key type');
-  if (type.endsWith(CERT_SUFFIX)) {
-    // Chained certificates are not part of the protocol; accepting one let a certificate act as a CA
-    // in Teleport (CVE-2025-49825).
-    throw invalid('the CA key that signed this certificate is itself a certificate; chained certificates are not accepted');
-  }
   try {
     return parsePublicKeyBlob(blob);
   } catch (err) {
+    // Only a key that does not parse can be a certificate: read its type again to say why.
+    const r = new SshReader(blob, { code: 'invalid_certificate', what: 'certificate CA key' });
+    if (r.text('key type').endsWith(CERT_SUFFIX)) {
+      // Chained certificates are not part of the protocol; accepting one let a certificate act as a CA
+      // in Teleport (CVE-2025-49825).
+      throw invalid('the CA key that signed this certificate is itself a certificate; chained certificates are not accepted');
+    }
     return asCertError(err, 'certificate CA key');
   }
 }
