@@ -406,3 +406,12 @@ test('property: parseCertificate returns or throws AirlockError on hostile bytes
     { numRuns: 200 },
   );
 });
+
+test('an option named __proto__ is an own property of the parse, never its prototype', () => {
+  const cert = signCertificate(fields({ extensions: { ['__proto__']: 'x', 'permit-pty': '' } }), ca.ed25519.priv);
+  const back = parseCertificate(cert.blob);
+  assert.equal(Object.getPrototypeOf(back.extensions), Object.prototype);
+  assert.ok(Object.hasOwn(back.extensions, '__proto__'));
+  assert.deepEqual(Object.keys(back.extensions), ['__proto__', 'permit-pty']);
+  assert.equal(back.extensions['__proto__'], 'x');
+});

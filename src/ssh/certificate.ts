@@ -154,9 +154,9 @@ function writeOptions(w: SshWriter, entries: readonly [string, string][]): void 
 
 /** Decodes critical options or extensions, refusing unsorted or repeated names and odd data. */
 function decodeOptions(data: Buffer, what: string): Record<string, string> {
-  if (data.length === 0) return {};
+  const out: Record<string, string> = {};
+  if (data.length === 0) return out;
   const r = new SshReader(data, { code: 'invalid_certificate', what: () => `certificate ${what}` });
-  const entries: [string, string][] = [];
   let previous: string | undefined;
   while (!r.atEnd()) {
     const name = r.text('name');
@@ -175,10 +175,11 @@ function decodeOptions(data: Buffer, what: string): Record<string, string> {
       value = inner.text('value');
       inner.expectEnd('the value');
     }
-    entries.push([name, value]);
+    // Assigning "__proto__" would set the prototype instead: that one name becomes an own property explicitly.
+    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = value;
   }
-  // fromEntries defines own properties, so a name like "__proto__" cannot reach the prototype.
-  return Object.fromEntries(entries);
+  return out;
 }
 
 function decodePrincipals(data: Buffer): string[] {
