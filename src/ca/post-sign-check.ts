@@ -7,7 +7,7 @@
  * Pure: no I/O.
  */
 import { AirlockError } from '../errors.ts';
-import { certTypeFor, parseCertificateBlob, verifyCertificate, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
+import { certTypeFor, parseCertificateBlob, verifyParsedCertificate, type Certificate, type CertificateFields } from '../ssh/certificate.ts';
 import type { PublicKey } from '../ssh/keys.ts';
 
 /** Shortest nonce accepted (PROTOCOL.certkeys: the nonce guards against hash collisions; OpenSSH uses 32 bytes). */
@@ -20,10 +20,14 @@ export const CHECKED_FIELDS = [
 ] as const;
 export type CheckedField = (typeof CHECKED_FIELDS)[number];
 
+/** Same names with the same values: as many names, and each of `a`'s is `b`'s own with an equal value. */
 function sameOptions(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a).sort();
-  const kb = Object.keys(b).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k) || a[k] !== b[k]) return false;
+  }
+  return true;
 }
 
 function withheld(field: CheckedField, cause?: unknown): AirlockError {
@@ -55,7 +59,8 @@ export function assertIssuedAsPlanned(issued: Certificate, planned: CertificateF
   if (!c.signatureKey.blob.equals(caKey.blob)) throw withheld('signature_key');
   try {
     // source-address is checked where the client connects: there is no client address here.
-    verifyCertificate(c, { trustedCaBlobs: [caKey.blob], now, type: planned.type, principal: planned.principals[0]!, ignoreSourceAddress: true });
+    // c is the parse above, unchanged: verifying it without another parse checks the same bytes.
+    verifyParsedCertificate(c, { trustedCaBlobs: [caKey.blob], now, type: planned.type, principal: planned.principals[0]!, ignoreSourceAddress: true });
   } catch (err) {
     throw withheld('signature', err);
   }

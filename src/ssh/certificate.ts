@@ -5,7 +5,7 @@
  * gateway's whole certificate check, one distinct message per reason.
  */
 import type { KeyObject } from 'node:crypto';
-import { pooledRandomBytes } from './random-pool.ts';
+import { pooledRandomFill } from './random-pool.ts';
 import { AirlockError, isAirlockError } from '../errors.ts';
 import { cidrListContains, parseCidrList } from './cidr.ts';
 import { fingerprintSha256 } from './fingerprint.ts';
@@ -20,7 +20,7 @@ import {
   type KeyType,
   type PublicKey,
 } from './keys.ts';
-import { parseSignatureBlob, signSsh, verifySsh } from './signature.ts';
+import { parseSignatureBlob, signSsh, verifyParsedSignature } from './signature.ts';
 import { SshReader, SshWriter } from './wire.ts';
 
 /** What a CA decides when it issues a certificate. */
@@ -119,57 +119,67 @@ function optionNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-/** Encodes critical options or extensions: sorted by name, values as a string inside a string. */
-function encodeOptions(opts: Record<string, string>, what: string): Buffer {
-  const names = Object.keys(opts).sort(compareNames);
-  const w = new SshWriter();
-  for (const name of names) {
+/**
+ * Checks the names and values of critical options or extensions and returns them sorted by name.
+ * Names are printable ASCII once checked, so code-unit order is the byte order PROTOCOL.certkeys asks for.
+ */
+function sortedOptions(opts: Record<string, string>, what: string): [string, string][] {
+  const entries = Object.entries(opts);
+  let sorted = true;
+  for (let i = 0; i < entries.length; i++) {
+    const [name, value] = entries[i]!;
     const problem = optionNameProblem(name);
     if (problem !== undefined) throw new AirlockError('bad_request', `${what} name ${show(name)} ${problem}`);
-    const value = opts[name]!;
     if (typeof value !== 'string') throw new AirlockError('bad_request', `${what} ${name} must have a string value`);
-    w.string(name);
-    w.string(value === '' ? Buffer.alloc(0) : new SshWriter().string(value).toBuffer());
+    if (i > 0 && entries[i - 1]![0] > name) sorted = false;
   }
-  return w.toBuffer();
+  // Callers usually list them in order already; sorting allocates even then.
+  return sorted ? entries : entries.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+}
+
+/** Writes sorted options as one string: each a name, then its value as a string inside a string ('' is empty data). */
+function writeOptions(w: SshWriter, entries: readonly [string, string][]): void {
+  const outer = w.openString();
+  for (const [name, value] of entries) {
+    w.string(name);
+    if (value === '') {
+      w.uint32(0);
+    } else {
+      const inner = w.openString();
+      w.string(value).closeString(inner);
+    }
+  }
+  w.closeString(outer);
 }
 
 /** Decodes critical options or extensions, refusing unsorted or repeated names and odd data. */
 function decodeOptions(data: Buffer, what: string): Record<string, string> {
-  const r = new SshReader(data, { code: 'invalid_certificate', what: `certificate ${what}` });
-  const entries: [string, string][] = [];
+  const out: Record<string, string> = {};
+  if (data.length === 0) return out;
+  const r = new SshReader(data, { code: 'invalid_certificate', what: () => `certificate ${what}` });
   let previous: string | undefined;
   while (!r.atEnd()) {
     const name = r.text('name');
     const problem = optionNameProblem(name);
     if (problem !== undefined) throw invalid(`certificate ${what}: name ${show(name)} ${problem}`);
+    // Both names are printable ASCII (checked above), so comparing code units compares bytes.
     if (previous !== undefined) {
-      const c = compareNames(previous, name);
-      if (c === 0) throw invalid(`certificate ${what}: ${show(name)} appears more than once`);
-      if (c > 0) throw invalid(`certificate ${what}: ${show(name)} is out of order (names must be sorted)`);
+      if (previous === name) throw invalid(`certificate ${what}: ${show(name)} appears more than once`);
+      if (previous > name) throw invalid(`certificate ${what}: ${show(name)} is out of order (names must be sorted)`);
     }
     previous = name;
     const body = r.string(`value of ${name}`);
     let value = '';
     if (body.length > 0) {
-      const inner = new SshReader(body, { code: 'invalid_certificate', what: `certificate ${what} ${show(name)}` });
+      const inner = new SshReader(body, { code: 'invalid_certificate', what: () => `certificate ${what} ${show(name)}` });
       value = inner.text('value');
       inner.expectEnd('the value');
     }
-    entries.push([name, value]);
+    // Assigning "__proto__" would set the prototype instead: that one name becomes an own property explicitly.
+    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = value;
   }
-  // fromEntries defines own properties, so a name like "__proto__" cannot reach the prototype.
-  return Object.fromEntries(entries);
-}
-
-function encodePrincipals(principals: readonly string[]): Buffer {
-  const w = new SshWriter();
-  for (const p of principals) w.string(p);
-  return w.toBuffer();
+  return out;
 }
 
 function decodePrincipals(data: Buffer): string[] {
@@ -193,24 +203,28 @@ function asCertError(err: unknown, prefix: string): never {
 
 /** Parses the CA key inside a certificate, refusing a CA key that is itself a certificate. */
 function parseSignatureKey(blob: Buffer): PublicKey {
-  const r = new SshReader(blob, { code: 'invalid_certificate', what: 'certificate CA key' });
-  const type = r.text('key type');
-  if (type.endsWith(CERT_SUFFIX)) {
-    // Chained certificates are not part of the protocol; accepting one let a certificate act as a CA
-    // in Teleport (CVE-2025-49825).
-    throw invalid('the CA key that signed this certificate is itself a certificate; chained certificates are not accepted');
-  }
   try {
     return parsePublicKeyBlob(blob);
   } catch (err) {
+    // Only a key that does not parse can be a certificate: read its type again to say why.
+    const r = new SshReader(blob, { code: 'invalid_certificate', what: 'certificate CA key' });
+    if (r.text('key type').endsWith(CERT_SUFFIX)) {
+      // Chained certificates are not part of the protocol; accepting one let a certificate act as a CA
+      // in Teleport (CVE-2025-49825).
+      throw invalid('the CA key that signed this certificate is itself a certificate; chained certificates are not accepted');
+    }
     return asCertError(err, 'certificate CA key');
   }
 }
 
-/** Parses a certificate blob (wire format). */
+/**
+ * Parses a certificate blob (wire format). The blob is copied once and the returned byte fields
+ * (blob, nonce, signedData, signature) are views of that copy: later changes to `blob` do not reach them.
+ */
 export function parseCertificateBlob(blob: Buffer): Certificate {
   if (blob.length > MAX_CERT_BYTES) throw invalid(`certificate is too large (${blob.length} bytes)`);
-  const r = new SshReader(blob, { code: 'invalid_certificate', what: 'certificate' });
+  const own = Buffer.from(blob);
+  const r = new SshReader(own, { code: 'invalid_certificate', what: 'certificate' });
   const certType = r.text('certificate type');
   if (!certType.endsWith(CERT_SUFFIX)) {
     if (isKeyType(certType)) throw invalid(`this is a plain ${certType} public key, not a certificate`);
@@ -219,11 +233,11 @@ export function parseCertificateBlob(blob: Buffer): Certificate {
   const keyType = certType.slice(0, -CERT_SUFFIX.length);
   if (keyType === 'ssh-dss') throw invalid('DSA certificates are no longer accepted; certify an ed25519 key instead');
   if (!isKeyType(keyType)) throw invalid(`unsupported certificate type ${show(certType)}`);
-  const nonce = Buffer.from(r.string('nonce'));
+  const nonce = r.string('nonce');
   let publicKey: PublicKey;
   try {
     const parts = readPublicKeyParts(r, keyType);
-    publicKey = { type: keyType, blob: Buffer.from(parts.blob), bits: parts.bits, comment: '' };
+    publicKey = { type: keyType, blob: parts.blob, bits: parts.bits, comment: '' };
   } catch (err) {
     return asCertError(err, 'certified key');
   }
@@ -238,9 +252,9 @@ export function parseCertificateBlob(blob: Buffer): Certificate {
   const extensions = decodeOptions(r.string('extensions'), 'extensions');
   const reserved = r.string('reserved');
   if (reserved.length !== 0) throw invalid('certificate reserved field is not empty');
-  const signatureKey = parseSignatureKey(Buffer.from(r.string('CA key')));
-  const signedData = Buffer.from(blob.subarray(0, r.offset));
-  const signature = Buffer.from(r.string('signature'));
+  const signatureKey = parseSignatureKey(r.string('CA key'));
+  const signedData = own.subarray(0, r.offset);
+  const signature = r.string('signature');
   r.expectEnd('the certificate');
   parseSignatureBlob(signature, 'invalid_certificate');
   return {
@@ -255,7 +269,7 @@ export function parseCertificateBlob(blob: Buffer): Certificate {
     extensions,
     nonce,
     certType,
-    blob: Buffer.from(blob),
+    blob: own,
     signatureKey,
     signature,
     signedData,
@@ -322,7 +336,9 @@ function validateFields(fields: CertificateFields): PublicKey {
 
 /**
  * Signs a certificate with a CA private key (ed25519, ECDSA, or RSA with rsa-sha2-512). Fields are
- * validated first; the result is parsed back, so what is returned is exactly what the blob says.
+ * validated first and encoded in one buffer. The fields returned are the ones encoded (copies; the byte
+ * fields are views of the blob); a caller that must not trust the signer re-reads the blob, as the CA's
+ * post-sign check does (ca/post-sign-check.ts).
  */
 export function signCertificate(fields: CertificateFields, caKey: KeyObject, comment = ''): Certificate {
   if (caKey.type !== 'private') throw new AirlockError('bad_request', 'the CA key must be a private key');
@@ -330,28 +346,53 @@ export function signCertificate(fields: CertificateFields, caKey: KeyObject, com
   const caPub = publicKeyFromKeyObject(caKey);
   assertAcceptableKey(caPub);
   const key = validateFields(fields);
-  const keyReader = new SshReader(key.blob, { code: 'invalid_key', what: 'public key' });
-  keyReader.string();
-  const keyParts = keyReader.raw(keyReader.remaining);
-  const signedData = new SshWriter()
-    .string(certTypeFor(key.type))
-    .string(fields.nonce ?? pooledRandomBytes(NONCE_BYTES))
-    .raw(keyParts)
-    .uint64(fields.serial)
-    .uint32(fields.type === 'user' ? CERT_TYPE_USER : CERT_TYPE_HOST)
-    .string(fields.keyId)
-    .string(encodePrincipals(fields.principals))
-    .uint64(fields.validAfter)
-    .uint64(fields.validBefore)
-    .string(encodeOptions(fields.criticalOptions, 'critical option'))
-    .string(encodeOptions(fields.extensions, 'extension'))
-    .string(Buffer.alloc(0))
-    .string(caPub.blob)
-    .toBuffer();
-  const signature = signSsh(caKey, signedData, 'rsa-sha2-512');
-  const blob = new SshWriter().raw(signedData).string(signature).toBuffer();
-  const cert = parseCertificateBlob(blob);
-  return { ...cert, comment };
+  const certType = certTypeFor(key.type);
+  const criticalOptions = sortedOptions(fields.criticalOptions, 'critical option');
+  const extensions = sortedOptions(fields.extensions, 'extension');
+  // The key's fields follow its type name in its (validated, re-encoded) blob.
+  const keyParts = key.blob.subarray(4 + key.type.length);
+  // An upper bound of the encoded size, so that the writer never grows: UTF-8 takes at most 3 bytes per
+  // code unit, the signature blob is at most 40 bytes longer than the CA key blob, 64 bytes of lengths and numbers.
+  let textUnits = certType.length + fields.keyId.length;
+  for (const p of fields.principals) textUnits += 4 + p.length;
+  for (const [n, v] of criticalOptions) textUnits += 12 + n.length + v.length;
+  for (const [n, v] of extensions) textUnits += 12 + n.length + v.length;
+  const nonceLength = fields.nonce?.length ?? NONCE_BYTES;
+  const w = new SshWriter(3 * textUnits + keyParts.length + nonceLength + 2 * caPub.blob.length + 128);
+  w.string(certType);
+  const nonceAt = w.length + 4;
+  if (fields.nonce !== undefined) w.string(fields.nonce);
+  else pooledRandomFill(w.uint32(NONCE_BYTES).space(NONCE_BYTES));
+  w.raw(keyParts).uint64(fields.serial).uint32(fields.type === 'user' ? CERT_TYPE_USER : CERT_TYPE_HOST).string(fields.keyId);
+  const principals = w.openString();
+  for (const p of fields.principals) w.string(p);
+  w.closeString(principals);
+  w.uint64(fields.validAfter).uint64(fields.validBefore);
+  writeOptions(w, criticalOptions);
+  writeOptions(w, extensions);
+  w.uint32(0).string(caPub.blob);
+  const signedLength = w.length;
+  const signature = signSsh(caKey, w.toBuffer(), 'rsa-sha2-512');
+  const blob = w.string(signature).toBuffer();
+  return {
+    type: fields.type,
+    publicKey: key,
+    serial: fields.serial,
+    keyId: fields.keyId,
+    principals: [...fields.principals],
+    validAfter: fields.validAfter,
+    validBefore: fields.validBefore,
+    criticalOptions: { ...fields.criticalOptions },
+    extensions: { ...fields.extensions },
+    nonce: blob.subarray(nonceAt, nonceAt + nonceLength),
+    certType,
+    blob,
+    // A view of the blob, like the other byte fields: the CA key's cached blob stays out of the caller's hands.
+    signatureKey: { ...caPub, blob: blob.subarray(signedLength - caPub.blob.length, signedLength) },
+    signature: blob.subarray(signedLength + 4),
+    signedData: blob.subarray(0, signedLength),
+    comment,
+  };
 }
 
 /** Human-readable UTC time of a certificate timestamp. */
@@ -369,7 +410,14 @@ function showTime(t: bigint): string {
  */
 export function verifyCertificate(cert: Certificate, opts: VerifyCertificateOptions): void {
   // Re-parse the blob: the fields of the object passed in may have been changed; the blob is signed.
-  const c = parseCertificateBlob(cert.blob);
+  verifyParsedCertificate(parseCertificateBlob(cert.blob), opts);
+}
+
+/**
+ * verifyCertificate for a certificate the caller has just read with parseCertificateBlob itself and
+ * not changed (the CA's post-sign check, which compares the same parse with its plan): saves a parse.
+ */
+export function verifyParsedCertificate(c: Certificate, opts: VerifyCertificateOptions): void {
   if (c.type !== opts.type) {
     throw invalid(`this is a ${c.type} certificate but a ${opts.type} certificate is required`);
   }
@@ -383,11 +431,11 @@ export function verifyCertificate(cert: Certificate, opts: VerifyCertificateOpti
   }
   const sig = parseSignatureBlob(c.signature, 'invalid_certificate');
   if (sig.algorithm === 'ssh-rsa') throw invalid('certificate is signed with ssh-rsa (SHA-1), which is not accepted');
-  const expected = c.signatureKey.type === 'ssh-rsa' ? ['rsa-sha2-256', 'rsa-sha2-512'] : [c.signatureKey.type];
-  if (!expected.includes(sig.algorithm)) {
+  const matches = c.signatureKey.type === 'ssh-rsa' ? sig.algorithm === 'rsa-sha2-256' || sig.algorithm === 'rsa-sha2-512' : sig.algorithm === c.signatureKey.type;
+  if (!matches) {
     throw invalid(`certificate signature algorithm ${show(sig.algorithm)} does not match the CA key type ${c.signatureKey.type}`);
   }
-  if (!verifySsh(c.signatureKey, c.signedData, c.signature)) throw invalid('certificate signature is invalid');
+  if (!verifyParsedSignature(c.signatureKey, c.signedData, sig)) throw invalid('certificate signature is invalid');
   try {
     assertAcceptableKey(c.publicKey);
   } catch (err) {

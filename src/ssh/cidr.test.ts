@@ -111,3 +111,14 @@ function formatIpText(bytes: Buffer): string {
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
   return groups.join(':');
 }
+
+test('canonicalIp gives the same answers from its memory, keeps refusing bad input, and stays bounded', () => {
+  for (let round = 0; round < 2; round++) {
+    assert.equal(canonicalIp('2001:0db8:0000:0000:0000:0000:0000:0001'), '2001:db8::1');
+    assert.equal(canonicalIp('::ffff:10.1.2.3'), '10.1.2.3');
+    assert.throws(() => canonicalIp('10.1.2.03'), /not an IP address/);
+    assert.throws(() => canonicalIp('fe80::1%eth0'), /zone ID/);
+  }
+  // More distinct addresses than it remembers: every answer is still computed right.
+  for (let i = 0; i < 3000; i++) assert.equal(canonicalIp(`::ffff:10.0.${i >> 8}.${i & 255}`), `10.0.${i >> 8}.${i & 255}`);
+});

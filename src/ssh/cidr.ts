@@ -109,9 +109,21 @@ export function formatIp(ip: IpAddress): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
+// Every HTTP request canonicalises its peer's address, and peers repeat: remembering the last few
+// answers saves a parse and a format per request. Only valid addresses are kept (short strings), and
+// the map is emptied when full, so no input can make it grow.
+const CANONICAL_CACHE_LIMIT = 1024;
+const canonicalCache = new Map<string, string>();
+
 /** The canonical text of an address given as text (IPv4-mapped IPv6 becomes IPv4). */
 export function canonicalIp(s: string): string {
-  return formatIp(parseIp(s));
+  let c = canonicalCache.get(s);
+  if (c === undefined) {
+    c = formatIp(parseIp(s));
+    if (canonicalCache.size >= CANONICAL_CACHE_LIMIT) canonicalCache.clear();
+    canonicalCache.set(s, c);
+  }
+  return c;
 }
 
 /** Parses `address[/prefix]` (no prefix: a single host). Refuses host bits beyond the prefix. */

@@ -157,17 +157,24 @@ export function parsePublicKeyBlob(blob: Buffer): PublicKey {
   if (!isKeyType(type)) throw refusedTypeReason(type) ?? unknownType(type);
   const parts = readPublicKeyParts(r, type);
   r.expectEnd('the public key');
-  return { type, blob: Buffer.from(parts.blob), bits: parts.bits, comment: '' };
+  // parts.blob is a new encoding of what was read, not a view of `blob`: the key owns it.
+  return { type, blob: parts.blob, bits: parts.bits, comment: '' };
 }
+
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 /** Decodes strict, canonical standard base64 (padding required, nothing else allowed). */
 export function decodeBase64Strict(s: string, what: string, code: 'invalid_key' | 'invalid_certificate' | 'bad_request'): Buffer {
   if (s.length === 0 || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(s)) {
     throw new AirlockError(code, `${what} is not valid base64`);
   }
-  const b = Buffer.from(s, 'base64');
-  if (b.toString('base64') !== s) throw new AirlockError(code, `${what} is not canonical base64`);
-  return b;
+  // Canonical means no other text decodes to the same bytes: with padding, the bits the last character
+  // carries beyond the data must be zero (checked here instead of encoding the bytes again to compare).
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  if (pad > 0 && (BASE64_ALPHABET.indexOf(s[s.length - 1 - pad]!) & (pad === 2 ? 0x0f : 0x03)) !== 0) {
+    throw new AirlockError(code, `${what} is not canonical base64`);
+  }
+  return Buffer.from(s, 'base64');
 }
 
 /** Splits a one-line `type base64 [comment]` text, refusing multi-line input and control characters. */
@@ -234,6 +241,7 @@ export function formatPublicKey(key: PublicKey, comment?: string): string {
 const publicKeyOfKeyObject = new WeakMap<KeyObject, PublicKey>();
 const KEY_OBJECT_CACHE_LIMIT = 64;
 const keyObjectOfBlob = new Map<string, KeyObject>();
+let lastKeyObject: { blob: Buffer; key: KeyObject } | undefined;
 
 /** Builds a PublicKey from a node:crypto key (a private key gives its public half). */
 export function publicKeyFromKeyObject(k: KeyObject, comment = ''): PublicKey {
@@ -272,12 +280,18 @@ function derivePublicKey(k: KeyObject): PublicKey {
  * kept by blob (a bounded cache: the gateway also verifies keys that clients offer).
  */
 export function keyObjectFromPublicKey(pk: PublicKey): KeyObject {
+  // The CA verifies with the same key again and again: comparing with the last key found is cheaper
+  // than making its map key.
+  if (lastKeyObject !== undefined && lastKeyObject.blob.equals(pk.blob)) return lastKeyObject.key;
   const id = pk.blob.toString('base64');
-  const cached = keyObjectOfBlob.get(id);
-  if (cached !== undefined) return cached;
-  const key = decodeKeyObject(pk);
-  if (keyObjectOfBlob.size >= KEY_OBJECT_CACHE_LIMIT) keyObjectOfBlob.delete(keyObjectOfBlob.keys().next().value!);
-  keyObjectOfBlob.set(id, key);
+  let key = keyObjectOfBlob.get(id);
+  if (key === undefined) {
+    key = decodeKeyObject(pk);
+    if (keyObjectOfBlob.size >= KEY_OBJECT_CACHE_LIMIT) keyObjectOfBlob.delete(keyObjectOfBlob.keys().next().value!);
+    keyObjectOfBlob.set(id, key);
+  }
+  // A copy of the blob: the caller's buffer may change after this call.
+  lastKeyObject = { blob: Buffer.from(pk.blob), key };
   return key;
 }
 

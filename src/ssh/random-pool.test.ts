@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pooledRandomBytes } from './random-pool.ts';
+import { pooledRandomBytes, pooledRandomFill } from './random-pool.ts';
 
 test('pooled random bytes: the sizes asked for, never the same bytes twice, across refills', () => {
   const seen = new Set<string>();
@@ -17,4 +17,13 @@ test('pooled random bytes: the sizes asked for, never the same bytes twice, acro
   a.fill(0xff);
   assert.notEqual(pooledRandomBytes(8).toString('hex'), 'ff'.repeat(8), 'callers own their copies');
   assert.throws(() => pooledRandomBytes(4097), RangeError);
+});
+
+test('pooled random fill: writes fresh bytes where the caller asks, none shared with pooledRandomBytes', () => {
+  const target = Buffer.alloc(48, 0xaa);
+  pooledRandomFill(target.subarray(8, 40));
+  assert.equal(target.subarray(0, 8).toString('hex'), 'aa'.repeat(8), 'nothing before');
+  assert.equal(target.subarray(40).toString('hex'), 'aa'.repeat(8), 'nothing after');
+  assert.notEqual(target.subarray(8, 40).toString('hex'), pooledRandomBytes(32).toString('hex'));
+  assert.throws(() => pooledRandomFill(Buffer.alloc(4097)), RangeError);
 });

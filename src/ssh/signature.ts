@@ -15,7 +15,7 @@ export type RsaSignatureAlgorithm = 'rsa-sha2-256' | 'rsa-sha2-512';
 /** A parsed signature blob. */
 export interface SshSignature {
   algorithm: string;
-  /** The inner bytes: raw for ed25519/RSA, the `mpint r, mpint s` encoding for ECDSA. */
+  /** The inner bytes: raw for ed25519/RSA, the `mpint r, mpint s` encoding for ECDSA (a view into the blob). */
   bytes: Buffer;
 }
 
@@ -23,7 +23,7 @@ export interface SshSignature {
 export function parseSignatureBlob(blob: Buffer, code: 'invalid_certificate' | 'bad_request' = 'bad_request'): SshSignature {
   const r = new SshReader(blob, { code, what: 'signature' });
   const algorithm = r.text('signature algorithm');
-  const bytes = Buffer.from(r.string('signature bytes'));
+  const bytes = r.string('signature bytes');
   r.expectEnd('the signature');
   return { algorithm, bytes };
 }
@@ -65,8 +65,18 @@ function leftPad(b: Buffer, n: number): Buffer {
  * `ssh-rsa` (SHA-1) is refused. Never throws: anything malformed is simply not a valid signature.
  */
 export function verifySsh(pk: PublicKey, data: Buffer, sigBlob: Buffer): boolean {
+  let sig: SshSignature;
   try {
-    const sig = parseSignatureBlob(sigBlob);
+    sig = parseSignatureBlob(sigBlob);
+  } catch {
+    return false;
+  }
+  return verifyParsedSignature(pk, data, sig);
+}
+
+/** verifySsh for a signature blob already read with parseSignatureBlob (a certificate parse reads it). */
+export function verifyParsedSignature(pk: PublicKey, data: Buffer, sig: SshSignature): boolean {
+  try {
     const key = keyObjectFromPublicKey(pk);
     if (pk.type === 'ssh-ed25519') {
       if (sig.algorithm !== 'ssh-ed25519' || sig.bytes.length !== 64) return false;

@@ -102,3 +102,31 @@ test('property: reading arbitrary bytes as any sequence of fields only throws Ai
     { numRuns: 200 },
   );
 });
+
+test('nested strings written in place (openString/closeString) encode like strings of separately written bytes', () => {
+  fc.assert(
+    fc.property(fc.array(fc.string({ maxLength: 40 }), { maxLength: 6 }), fc.integer({ min: 1, max: 64 }), (items, capacity) => {
+      const inner = new SshWriter();
+      for (const s of items) inner.string(s);
+      const expected = new SshWriter().uint8(7).string(inner.toBuffer()).uint32(9).toBuffer();
+      // A small capacity makes the writer grow in the middle of a nested string.
+      const w = new SshWriter(capacity).uint8(7);
+      const mark = w.openString();
+      for (const s of items) w.string(s);
+      w.closeString(mark).uint32(9);
+      assert.equal(w.toBuffer().toString('hex'), expected.toString('hex'));
+      assert.equal(w.length, expected.length);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('bytes handed out by toBuffer do not change when the writer goes on (and grows)', () => {
+  const w = new SshWriter(8).string('abc');
+  const first = w.toBuffer();
+  const copy = Buffer.from(first);
+  w.string('x'.repeat(100)).raw(w.space(3).fill(1));
+  assert.ok(first.equals(copy));
+  assert.ok(w.toBuffer().subarray(0, first.length).equals(copy));
+  assert.equal(w.length, first.length + 4 + 100 + 6);
+});
