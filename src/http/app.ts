@@ -3,7 +3,7 @@
  * service, and back. No policy lives here; errors are mapped in one place (api-errors.ts).
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { bodyLimit } from './body-limit.ts';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
