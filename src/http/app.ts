@@ -4,7 +4,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from './body-limit.ts';
-import { secureHeaders } from 'hono/secure-headers';
+import { securityHeaders } from './listener.ts';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { CertificateAuthority } from '../ca/authority.ts';
@@ -78,7 +78,7 @@ export function createHttpApp(deps: HttpDeps): Hono<Env> {
   // First of all: every later handler (throttle, audit, ledger, rate limits) reads this one address.
   app.use('*', resolveClientAddressMiddleware(trustedProxies(deps.trustedProxies ?? [], deps.trustedProxyHeader)));
   if (deps.ops?.metrics) app.use('*', httpMetrics(deps.ops.metrics));
-  app.use('*', secureHeaders());
+  app.use('*', securityHeaders());
   app.use('/api/*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw new AirlockError('bad_request', `The request body is larger than ${MAX_BODY} bytes.`); } }));
   app.onError((err, c) => errorResponse(err, c, log));
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `No such endpoint: ${c.req.method} ${c.req.path}` } }, 404));
