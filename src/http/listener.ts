@@ -4,19 +4,19 @@
  * overwrite whatever a route set and X-Powered-By is removed. The middleware does it by setting each
  * header on `c.res.headers` after the route ran, which turns @hono/node-server's lightweight response
  * (a plain header object written in one go) into an undici Headers object that is then validated,
- * sorted and copied back: a tenth of the HTTP cost of a request. Here the listener's own response
- * class writes them instead, at the one moment every response passes through (`writeHead`, also the
- * implicit one), so nothing is materialised. An app served any other way (app.request() in tests, a
+ * sorted and copied back, on every request. Here the listener's own response class writes them
+ * instead, at the one moment every response passes through (`writeHead`, also the implicit one), so
+ * nothing is materialised. An app served any other way (app.request() in tests, a
  * plain `serve()`) gets hono's middleware itself: `securityHeaders()` steps aside only when the
  * listener below will write the headers. security-headers.test.ts checks that both give the same
  * header set for every kind of route.
  */
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import { serve, type ServerType } from '@hono/node-server';
-
-type FetchCallback = Parameters<typeof serve>[0]['fetch'];
 import type { MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
+
+type FetchCallback = Parameters<typeof serve>[0]['fetch'];
 
 /** hono `secureHeaders()` with its default options: the same names (lower case, as it sent them) and values. */
 export const SECURITY_HEADERS: readonly (readonly [name: string, value: string])[] = [
@@ -34,7 +34,7 @@ export const SECURITY_HEADERS: readonly (readonly [name: string, value: string])
 ];
 
 /** A response that adds SECURITY_HEADERS over the route's own headers when its head is written. */
-export class SecureHeadersResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+export class SecureHeadersResponse<Incoming extends IncomingMessage = IncomingMessage> extends ServerResponse<Incoming> {
   override writeHead(statusCode: number, reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], maybeHeaders?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
     const reason = typeof reasonOrHeaders === 'string' ? reasonOrHeaders : undefined;
     const headers = typeof reasonOrHeaders === 'string' ? maybeHeaders : (reasonOrHeaders ?? maybeHeaders);
