@@ -3,7 +3,11 @@
  * service, and back. No policy lives here; errors are mapped in one place (api-errors.ts).
  */
 import { Hono, type Context } from 'hono';
+import { RegExpRouter } from 'hono/router/reg-exp-router';
+import { SmartRouter } from 'hono/router/smart-router';
+import { TrieRouter } from 'hono/router/trie-router';
 import { bodyLimit } from './body-limit.ts';
+import { CachedRouter } from './cached-router.ts';
 import { securityHeaders } from './listener.ts';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
@@ -74,7 +78,8 @@ const MAX_BODY = 64 * 1024;
 /** Builds the Hono application. */
 export function createHttpApp(deps: HttpDeps): Hono<Env> {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
-  const app = new Hono<Env>();
+  // Hono's default router, remembering its answers (cached-router.ts).
+  const app = new Hono<Env>({ router: new CachedRouter(new SmartRouter({ routers: [new RegExpRouter(), new TrieRouter()] })) });
   // First of all: every later handler (throttle, audit, ledger, rate limits) reads this one address.
   app.use('*', resolveClientAddressMiddleware(trustedProxies(deps.trustedProxies ?? [], deps.trustedProxyHeader)));
   if (deps.ops?.metrics) app.use('*', httpMetrics(deps.ops.metrics));
