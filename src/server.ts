@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from './files.ts';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createStore } from './store/kysely-store.ts';
@@ -20,6 +20,7 @@ import { SessionTokens } from './identity/session-tokens.ts';
 import { CallerCache, watchCredentials } from './identity/caller-cache.ts';
 import { withCredentialWrites } from './store/credential-writes.ts';
 import { createHttpApp } from './http/app.ts';
+import { serveHttp } from './http/listener.ts';
 import { createBrowserLoginServices, type BrowserLoginServices } from './identity/browser-login-services.ts';
 import { Inventory } from './inventory/inventory.ts';
 import { KeyRegistry } from './inventory/key-registry.ts';
@@ -114,6 +115,8 @@ export interface RunningServer {
   browserLogin: BrowserLoginServices;
   /** The service's Prometheus metrics (`/metrics`). */
   metrics: ServiceMetrics;
+  /** The HTTP application the listener serves (e.g. to serve it another way in a test). */
+  httpApp: ReturnType<typeof createHttpApp>;
   /** What `/readyz` answers. */
   readiness(): Promise<ReadinessReport>;
   /**
@@ -221,7 +224,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     browserLogin: { ...browserLogin, password: core.login, audit: core.audit },
     operator: { userAdmin: core.userAdmin, apiTokens: core.apiTokens, liveConnections: core.liveConnections },
   });
-  const http = serve({ fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port });
+  const http = serveHttp(app.fetch, { hostname: config.httpListen.host, port: config.httpListen.port });
   let addr: AddressInfo;
   try {
     addr = await listen(http);
@@ -251,6 +254,7 @@ export async function startServer(config: Config, opts: { clock?: Clock; log?: (
     gateway,
     browserLogin,
     metrics,
+    httpApp: app,
     readiness,
     drain() {
       if (drainHandle === null) {

@@ -3,8 +3,12 @@
  * service, and back. No policy lives here; errors are mapped in one place (api-errors.ts).
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { secureHeaders } from 'hono/secure-headers';
+import { RegExpRouter } from 'hono/router/reg-exp-router';
+import { SmartRouter } from 'hono/router/smart-router';
+import { TrieRouter } from 'hono/router/trie-router';
+import { bodyLimit } from './body-limit.ts';
+import { CachedRouter } from './cached-router.ts';
+import { securityHeaders } from './listener.ts';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { CertificateAuthority } from '../ca/authority.ts';
@@ -74,11 +78,12 @@ const MAX_BODY = 64 * 1024;
 /** Builds the Hono application. */
 export function createHttpApp(deps: HttpDeps): Hono<Env> {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
-  const app = new Hono<Env>();
+  // Hono's default router, remembering its answers (cached-router.ts).
+  const app = new Hono<Env>({ router: new CachedRouter(new SmartRouter({ routers: [new RegExpRouter(), new TrieRouter()] })) });
   // First of all: every later handler (throttle, audit, ledger, rate limits) reads this one address.
   app.use('*', resolveClientAddressMiddleware(trustedProxies(deps.trustedProxies ?? [], deps.trustedProxyHeader)));
   if (deps.ops?.metrics) app.use('*', httpMetrics(deps.ops.metrics));
-  app.use('*', secureHeaders());
+  app.use('*', securityHeaders());
   app.use('/api/*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw new AirlockError('bad_request', `The request body is larger than ${MAX_BODY} bytes.`); } }));
   app.onError((err, c) => errorResponse(err, c, log));
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `No such endpoint: ${c.req.method} ${c.req.path}` } }, 404));

@@ -9,7 +9,7 @@
  * browser is redirected (303) to the page with a fixed notice, so a reload repeats nothing.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { bodyLimit } from '../body-limit.ts';
 import { AirlockError } from '../../errors.ts';
 import type { Clock } from '../../clock.ts';
 import type { Store } from '../../store/repositories.ts';

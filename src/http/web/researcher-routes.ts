@@ -7,7 +7,7 @@
  */
 import { jobCommand, type JobsService } from '../../jobs/jobs-service.ts';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { bodyLimit } from '../body-limit.ts';
 import QRCode from 'qrcode';
 import type { Auditor } from '../../audit/auditor.ts';
 import type { CertificateAuthority } from '../../ca/authority.ts';

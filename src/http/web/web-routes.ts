@@ -5,7 +5,7 @@
  * checked for CSRF; the approval itself is decided by BrowserLogins (bound to request, code and user).
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { bodyLimit } from '../body-limit.ts';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Clock } from '../../clock.ts';
