@@ -1,6 +1,7 @@
 /** Child processes for tests: run to completion with a timeout, or keep running and stop cleanly. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 
 export interface RunResult {
   code: number | null;
@@ -45,6 +46,36 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * `count` consecutive ports, all free a moment ago on 127.0.0.1, for settings that name a range (e.g.
+ * AIRLOCK_JOB_PORTS). Taken below the kernel's ephemeral range, where no port-0 listener or outgoing
+ * connection of a test running beside this one can land on them before the server binds: `freePort()`
+ * vouches only for its own port, and with test files running side by side the ports after it were
+ * seen taken. Bounded: 50 tries.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  const low = 20_000; // above the usual fixed services (PostgreSQL 5432, X11 6000+, ...)
+  const high = (Number.isInteger(ephemeralLow) && ephemeralLow > 0 ? ephemeralLow : 32_768) - count;
+  if (high <= low) throw new Error(`no room for ${count} ports between ${low} and the ephemeral range`);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = low + Math.floor(Math.random() * (high - low));
+    const held: Server[] = [];
+    let free = true;
+    for (let i = 0; i < count && free; i++) {
+      const srv = createServer();
+      free = await new Promise<boolean>((resolve) => {
+        srv.once('error', () => resolve(false));
+        srv.listen(first + i, '127.0.0.1', () => resolve(true));
+      });
+      if (free) held.push(srv);
+    }
+    await Promise.all(held.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+    if (free) return first;
+  }
+  throw new Error(`no ${count} consecutive free ports found below the ephemeral range`);
 }
 
 /** Starts a long-running process, collecting its output. */
