@@ -1,6 +1,7 @@
 /** Child processes for tests: run to completion with a timeout, or keep running and stop cleanly. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 
 export interface RunResult {
   code: number | null;
@@ -34,17 +35,48 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
   });
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (for servers such as sshd that cannot pick their own). */
+const handedOut = new Set<number>();
+
+/**
+ * A port that was free a moment ago on 127.0.0.1 (for servers such as sshd that cannot pick their own),
+ * below the kernel's ephemeral range: see freePortRange().
+ */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  return freePortRange(1);
+}
+
+/**
+ * `count` consecutive ports, all free a moment ago on 127.0.0.1 (e.g. for AIRLOCK_JOB_PORTS). Taken
+ * below the kernel's ephemeral range, where no port-0 listener or outgoing connection of a test running
+ * beside this one can take them before the server binds. A port 0 picks and then closes is back in that
+ * pool at once: with test files running side by side, such ports were seen taken (EADDRINUSE at a
+ * replica's start; a job port that never listened). Bounded: 50 tries.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  // Ports handed out earlier in this process are not handed out again (their servers may not be up yet).
+  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  const low = 20_000; // above the usual fixed services (PostgreSQL 5432, X11 6000+, ...)
+  const high = (Number.isInteger(ephemeralLow) && ephemeralLow > 0 ? ephemeralLow : 32_768) - count;
+  if (high <= low) throw new Error(`no room for ${count} ports between ${low} and the ephemeral range`);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = low + Math.floor(Math.random() * (high - low));
+    const held: Server[] = [];
+    let free = Array.from({ length: count }, (_, i) => first + i).every((p) => !handedOut.has(p));
+    for (let i = 0; i < count && free; i++) {
+      const srv = createServer();
+      free = await new Promise<boolean>((resolve) => {
+        srv.once('error', () => resolve(false));
+        srv.listen(first + i, '127.0.0.1', () => resolve(true));
+      });
+      if (free) held.push(srv);
+    }
+    await Promise.all(held.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+    if (free) {
+      for (let i = 0; i < count; i++) handedOut.add(first + i);
+      return first;
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports found below the ephemeral range`);
 }
 
 /** Starts a long-running process, collecting its output. */

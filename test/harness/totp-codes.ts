@@ -20,13 +20,14 @@ export class TotpCodes {
   }
 
   /**
-   * A code for a step not handed out before for this secret: the next step's (valid for the longest),
-   * then the current one's, then the previous one's; only when all three were used, the next step's
-   * after waiting for the step to change (bounded: one step).
+   * A code for a step not handed out before for this account (by default: for this secret): the next
+   * step's (valid for the longest), then the current one's, then the previous one's; only when all three
+   * were used, the next step's after waiting for the step to change (bounded: one step). The server
+   * records used steps per account, so pass `account` when an account's secret changes (re-enrolment).
    */
-  async next(secret: string): Promise<string> {
-    const used = this.#used.get(secret) ?? new Set<number>();
-    this.#used.set(secret, used);
+  async next(secret: string, account: string = secret): Promise<string> {
+    const used = this.#used.get(account) ?? new Set<number>();
+    this.#used.set(account, used);
     for (let round = 0; round < 2; round++) {
       const now = this.#now();
       const step = Math.floor(now / PERIOD_MS);

@@ -21,6 +21,7 @@ const PASSWORD = 'correct horse battery staple';
 let gw: TestGateway;
 let node: TestSshd;
 let alice: UserKey;
+let carol: UserKey;
 let dave: UserKey;
 let chrome: TestBrowser;
 let cfg: string;
@@ -34,24 +35,30 @@ before(async () => {
     AIRLOCK_GATEWAY_AUTH: 'certificate,browser', AIRLOCK_GATEWAY_AUTH_USERS: 'dave=publickey+browser', AIRLOCK_GATEWAY_BROWSER_PROMPT: 'enter',
     AIRLOCK_GATEWAY_ALLOW_LOOPBACK_TARGETS: '1', AIRLOCK_GATEWAY_PENALTIES: 'off',
   });
+  // A TOTP code is accepted once per user and 30-s step, and at most three steps are valid at a time:
+  // a fourth sign-in of one user would wait for the next step. So the sign-ins are spread over users
+  // (alice three, bob two, carol and dave one) and no test waits on the wall clock.
   alice = await gw.user('alice');
+  await gw.user('bob');
+  carol = await gw.user('carol');
   dave = await gw.user('dave');
   const store = gw.server.core.store;
-  for (const name of ['alice', 'dave']) {
+  for (const name of ['alice', 'bob', 'carol', 'dave']) {
     // A TOTP secret the test knows (enrolment made one it does not keep).
     totp[name] = newTotpSecret();
     await store.users.update((await store.users.byName(name))!.id, { totpSecret: totp[name] });
   }
   const daveUser = (await store.users.byName('dave'))!;
   await gw.server.core.keyRegistry.add({ id: daveUser.id, name: 'dave' }, readFileSync(dave.pub, 'utf8'), { name: 'test', clientAddress: null });
-  await gw.project('genomics', ['alice']);
-  node = await startTargetSshd(gw, ['alice']);
+  await gw.project('genomics', ['alice', 'carol']);
+  node = await startTargetSshd(gw, ['alice', 'carol']);
   await gw.target({ name: 'vm1', project: 'genomics', host: '127.0.0.1', port: node.port, loginUser: 'root' });
   const [type, b64] = node.hostKeyPub.split(' ');
   appendFileSync(gw.knownHosts, `[vm1]:${node.port} ${type} ${b64}\n`);
   const browserOnly = ['PubkeyAuthentication no', 'PreferredAuthentications keyboard-interactive', 'BatchMode no', 'LogLevel INFO'];
   cfg = writeSshConfig(join(gw.dir, 'ssh_config'), gw.knownHosts, [
     { alias: 'gw', hostName: gw.host, port: gw.port, user: 'alice', extra: browserOnly },
+    { alias: 'gw-bob', hostName: gw.host, port: gw.port, user: 'bob', extra: browserOnly },
     // ConnectTimeout covers the target's banner, which arrives only after the browser approval at the jump.
     { alias: 'vm1', hostName: 'vm1', port: node.port, user: 'root', key: alice, proxyJump: 'gw', extra: ['ConnectTimeout 180'] },
     // dave: his registered key (no certificate) first, then the browser.
@@ -135,11 +142,11 @@ test('a denial in the browser ends the connection: the certificate that ssh trie
 
 test('ssh without a terminal: no loop of "Not approved yet", the session waits for the approval and continues', { skip }, async () => {
   // No TTY and no askpass: OpenSSH answers every prompt at once with an empty line.
-  const r = await sshWithLink(cfg, ['gw', 'hosts'], async (url, code) => {
-    await decideWithPassword(url, code, 'alice', 'approve');
+  const r = await sshWithLink(cfg, ['gw-bob', 'hosts'], async (url, code) => {
+    await decideWithPassword(url, code, 'bob', 'approve');
   }, { env: { SSH_ASKPASS: '', SSH_ASKPASS_REQUIRE: 'never', DISPLAY: '' } });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /signed in as alice through a browser login/);
+  assert.match(r.stdout, /signed in as bob through a browser login/);
   assert.match(r.stderr, /No one can press Enter here \(ssh has no terminal\), so this session now waits for your approval/);
   assert.ok((r.stderr.match(/Not approved yet/g) ?? []).length <= 2, r.stderr);
 });
@@ -149,18 +156,18 @@ test('a code from another SSH connection is refused, and approving that connecti
   const askB = makeAskpass(gw.dir);
   let codeB: (v: string) => void = () => undefined;
   const codeOfB = new Promise<string>((resolve) => (codeB = resolve));
-  const a = sshWithLink(cfg, ['gw', 'true'], async () => {
+  const a = sshWithLink(cfg, ['gw-bob', 'true'], async () => {
     // A's user types B's code (e.g. copied from the wrong terminal) after B was approved.
     askA.answer(await codeOfB);
   }, { env: askA.env });
-  const b = sshWithLink(cfg, ['gw', 'hosts'], async (url, code) => {
-    await decideWithPassword(url, code, 'alice', 'approve');
+  const b = sshWithLink(cfg, ['gw-bob', 'hosts'], async (url, code) => {
+    await decideWithPassword(url, code, 'bob', 'approve');
     codeB(code);
     askB.answer('');
   }, { env: askB.env });
   const [ra, rb] = await Promise.all([a, b]);
   assert.equal(rb.code, 0, rb.stderr);
-  assert.match(rb.stdout, /signed in as alice through a browser login/);
+  assert.match(rb.stdout, /signed in as bob through a browser login/);
   assert.equal(ra.code, 255, ra.stderr);
   assert.match(ra.stderr, /That code belongs to another login, not to this connection/);
   assert.ok((await gw.audit('gateway.auth')).some((e) => e.details.reason === 'code_mismatch'));
@@ -193,10 +200,10 @@ test("the DSP guide's own config (top-level ControlMaster/ControlPersist, an Inc
   const dspConfig = join(home, '.ssh', 'dsp_config');
   writeFileSync(dspConfig, [
     'ControlMaster auto', 'ControlPersist 1800', `ControlPath ${join(home, '.ssh', 'socket-%r@%h-%p')}`, '',
-    'Host dspgateway', `  Hostname ${gw.host}`, `  Port ${gw.port}`, '  User alice',
+    'Host dspgateway', `  Hostname ${gw.host}`, `  Port ${gw.port}`, '  User carol',
     `  UserKnownHostsFile ${gw.knownHosts}`, '  PubkeyAuthentication no', '',
     'Host vm*', '  ProxyJump dspgateway', '  User root', `  Port ${node.port}`,
-    `  IdentityFile ${alice.key}`, `  CertificateFile ${alice.cert}`, `  UserKnownHostsFile ${gw.knownHosts}`, '',
+    `  IdentityFile ${carol.key}`, `  CertificateFile ${carol.cert}`, `  UserKnownHostsFile ${gw.knownHosts}`, '',
   ].join('\n'));
   // The guide's `Include dsp_config` is relative to the passwd entry's ~/.ssh, not this HOME: absolute here.
   const main = join(home, '.ssh', 'config');
@@ -213,7 +220,7 @@ test("the DSP guide's own config (top-level ControlMaster/ControlPersist, an Inc
       if (prompt === null) await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(prompt, `the prompt carries the link and code: ${askpass.prompts()}`);
-    await decideWithPassword(prompt[1]!, prompt[2]!, 'alice', 'approve');
+    await decideWithPassword(prompt[1]!, prompt[2]!, 'carol', 'approve');
     askpass.answer('');
     const r = await first;
     assert.equal(r.code, 0, r.stderr + node.logs());

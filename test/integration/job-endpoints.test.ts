@@ -18,7 +18,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { airlock } from '../harness/airlock.ts';
 import { startHttpService, startTestGateway, type TestGateway, type UserKey } from '../harness/gateway.ts';
-import { freePort, run, waitFor } from '../harness/processes.ts';
+import { freePort, freePortRange, run, waitFor } from '../harness/processes.ts';
 import { startSshd, type TestSshd } from '../harness/sshd.ts';
 import { startSshAgent } from '../harness/ssh-agent.ts';
 import { parsePublicKey } from '../../src/ssh/keys.ts';
@@ -34,7 +34,7 @@ let portBase: number;
 let web: Awaited<ReturnType<typeof startHttpService>>;
 
 before(async () => {
-  portBase = await freePort();
+  portBase = await freePortRange(4);
   gw = await startTestGateway({ AIRLOCK_GATEWAY_PENALTIES: 'off', AIRLOCK_JOB_PORTS: `${portBase}-${portBase + 3}`, AIRLOCK_JOB_PORT_QUARANTINE: '1h', AIRLOCK_JOB_FORWARDING: 'agent' });
   alice = await gw.user('alice');
   bob = await gw.user('bob');

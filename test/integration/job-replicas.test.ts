@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { TestGateway } from '../harness/gateway.ts';
-import { freePort, waitFor } from '../harness/processes.ts';
+import { freePortRange, waitFor } from '../harness/processes.ts';
 import { POSTGRES_SKIP_REASON } from '../harness/postgres.ts';
 import { startGatewayReplicas, type Replicas } from '../harness/replicas.ts';
 
@@ -21,7 +21,7 @@ let b: TestGateway;
 
 before(async () => {
   if (POSTGRES_SKIP_REASON) return;
-  const base = await freePort();
+  const base = await freePortRange(4);
   replicas = await startGatewayReplicas({ AIRLOCK_JOB_PORTS: `${base}-${base + 3}`, AIRLOCK_GATEWAY_PENALTIES: 'off' }, { AIRLOCK_SSH_LISTEN: '127.0.0.3:0', AIRLOCK_HTTP_LISTEN: '127.0.0.3:0' });
   ({ a, b } = replicas);
   await a.user('alice');

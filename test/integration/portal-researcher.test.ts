@@ -12,7 +12,7 @@ import type { BrowserContext, Download, Page } from 'playwright-core';
 import { CHROMIUM_SKIP_REASON } from '../harness/browser.ts';
 import { startTargetSshd, tempDir, writeKeyPair } from '../harness/gateway.ts';
 import { assertAccessible, screenshot, startPortal, watchCsp, type PortalPerson, type TestPortal } from '../harness/portal.ts';
-import { freePort, run } from '../harness/processes.ts';
+import { freePortRange, run } from '../harness/processes.ts';
 import type { TestSshd } from '../harness/sshd.ts';
 import { parsePublicKey } from '../../src/ssh/keys.ts';
 import { isAirlockError } from '../../src/errors.ts';
@@ -29,7 +29,7 @@ let dir: string;
 before(async () => {
   if (skip) return;
   // Jobs on: the targets page lists alice's job with its ready command.
-  const jobPort = await freePort();
+  const jobPort = await freePortRange(1);
   portal = await startPortal({ AIRLOCK_JOB_PORTS: `${jobPort}-${jobPort}` });
   alice = await portal.person('alice');
   await portal.gw.project('genomics', ['alice']);
