@@ -1,7 +1,7 @@
 /**
- * The client address as every handler reads it: without trusted proxies the socket's peer, resolved
- * once per connection, so keep-alive requests and fresh connections from other addresses each get
- * their own peer and a forwarded header is never believed.
+ * The client address as every handler reads it: without trusted proxies the socket's peer, so
+ * keep-alive requests and fresh connections from other addresses each get their own peer and a
+ * forwarded header is never believed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -4,7 +4,6 @@
  * the same clear 400 and every consumer (throttle, audit, ledger, approval page, rate limits) sees one
  * and the same address.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { parseDuration } from '../duration.ts';
@@ -29,24 +28,9 @@ function peerAddress(c: Context): string | null {
  */
 export function resolveClientAddressMiddleware(trust: TrustedProxies): MiddlewareHandler {
   return async (c, next) => {
-    resolved.set(c, trust.cidrs.length === 0 ? connectionAddress(c, trust) : resolveClientAddress(peerAddress(c), c.req.header(trust.header), trust));
+    resolved.set(c, resolveClientAddress(peerAddress(c), c.req.header(trust.header), trust));
     await next();
   };
-}
-
-// With no trusted proxy the answer depends on the connection alone, and a keep-alive client sends many
-// requests over one: canonicalised once per socket (a socket never changes its peer).
-const bySocket = new WeakMap<object, string | null>();
-
-function connectionAddress(c: Context, trust: TrustedProxies): string | null {
-  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
-  if (socket === undefined) return resolveClientAddress(peerAddress(c), undefined, trust);
-  let address = bySocket.get(socket);
-  if (address === undefined) {
-    address = resolveClientAddress(peerAddress(c), undefined, trust);
-    bySocket.set(socket, address);
-  }
-  return address;
 }
 
 /**

@@ -53,7 +53,6 @@ export function freePort(): Promise<number> {
  * replica's start; a job port that never listened). Bounded: 50 tries.
  */
 export async function freePortRange(count: number): Promise<number> {
-  // Ports handed out earlier in this process are not handed out again (their servers may not be up yet).
   const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
   const low = 20_000; // above the usual fixed services (PostgreSQL 5432, X11 6000+, ...)
   const high = (Number.isInteger(ephemeralLow) && ephemeralLow > 0 ? ephemeralLow : 32_768) - count;
@@ -61,6 +60,7 @@ export async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const first = low + Math.floor(Math.random() * (high - low));
     const held: Server[] = [];
+    // Ports handed out earlier in this process are not handed out again (their servers may not be up yet).
     let free = Array.from({ length: count }, (_, i) => first + i).every((p) => !handedOut.has(p));
     for (let i = 0; i < count && free; i++) {
       const srv = createServer();
