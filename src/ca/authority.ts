@@ -16,6 +16,7 @@ import type { CaKeys } from './ca-keys.ts';
 import { checkDailyQuota, planUserCertificate, principalsFor, DAY_MS, type IssuancePolicy } from './issuance-policy.ts';
 import { KeyedMutex } from '../keyed-mutex.ts';
 import { assertIssuedAsPlanned } from './post-sign-check.ts';
+import { assertSignerWorks } from './signer-self-test.ts';
 import { pooledRandomBytes } from '../ssh/random-pool.ts';
 import { assertNoLoginNameConflict } from '../identity/user-names.ts';
 
@@ -85,6 +86,8 @@ export class CertificateAuthority {
     this.#issuer = deps.issuer;
     this.#onRevocation = deps.onRevocation;
     this.#sign = deps.sign ?? signCertificate;
+    // Before the first certificate: the post-sign check relies on the signer being right.
+    assertSignerWorks([deps.keys.user, deps.keys.host]);
   }
 
   /** The user CA's public key (what compute nodes put in TrustedUserCAKeys). */
@@ -339,7 +342,7 @@ export class CertificateAuthority {
    */
   #postSignCheck(cert: Certificate, planned: CertificateFields): Certificate {
     const key = planned.type === 'user' ? this.#keys.user : this.#keys.host;
-    return assertIssuedAsPlanned(cert, planned, key.publicKey, toSeconds(this.#clock.now()));
+    return assertIssuedAsPlanned(cert, planned, key, toSeconds(this.#clock.now()));
   }
 
   /** Principals a user would get, for display. */

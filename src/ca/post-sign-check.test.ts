@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CertificateAuthority, type CertificateSigner } from './authority.ts';
 import { loadCaKeys, type CaKeys } from './ca-keys.ts';
 import { DAY_MS } from './issuance-policy.ts';
-import { CHECKED_FIELDS, type CheckedField } from './post-sign-check.ts';
+import { CHECKED_FIELDS, assertIssuedAsPlanned, type CheckedField } from './post-sign-check.ts';
 import { createStore } from '../store/kysely-store.ts';
 import type { Store, User } from '../store/repositories.ts';
 import { createAuditor } from '../audit/auditor.ts';
@@ -111,4 +111,20 @@ test('host certificates get the same check', async () => {
   const req = { publicKey: newKey(), principals: ['node1.example'], ttlMs: DAY_MS, actor: 'admin' };
   await caWith(signCertificate).issueHostCertificate(req);
   await assert.rejects(caWith(tamperFields((f) => ({ ...f, principals: ['*'] }))).issueHostCertificate({ ...req, publicKey: newKey() }), (e) => isAirlockError(e, 'internal') && e.details?.field === 'principals');
+});
+
+test('the signature is proven by signing again (Ed25519) or by verifying (randomised signature types), and a wrong one is caught either way', () => {
+  const now = BigInt(Math.floor(clock.now() / 1000));
+  const fields: CertificateFields = {
+    type: 'user', publicKey: newKey(), serial: 7n, keyId: 'alice@Test', principals: ['alice'], validAfter: now - 60n, validBefore: now + 3600n,
+    criticalOptions: {}, extensions: { 'permit-pty': '' },
+  };
+  for (const privateKey of [keys.user.privateKey, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey]) {
+    const ca = { privateKey, publicKey: publicKeyFromKeyObject(privateKey) };
+    const cert = signCertificate(fields, privateKey);
+    assert.equal(assertIssuedAsPlanned(cert, fields, ca, now).serial, 7n, privateKey.asymmetricKeyType);
+    const blob = Buffer.from(cert.blob);
+    blob[blob.length - 1]! ^= 0x01;
+    assert.throws(() => assertIssuedAsPlanned({ ...cert, blob }, fields, ca, now), (e) => isAirlockError(e, 'internal') && e.details?.field === 'signature', privateKey.asymmetricKeyType);
+  }
 });

@@ -70,6 +70,12 @@ export interface VerifyCertificateOptions {
   ignoreSourceAddress?: boolean;
   /** Critical options the caller enforces; default force-command and source-address. */
   knownCriticalOptions?: readonly string[];
+  /**
+   * Checks the signature in place of verifying it with the CA's public key: only for a caller that
+   * holds the CA's private key and signs the bytes again (the CA's post-sign check,
+   * ca/post-sign-check.ts). Gets the signed bytes and the signature blob; false refuses the certificate.
+   */
+  signatureCheck?: (signedData: Buffer, signatureBlob: Buffer) => boolean;
 }
 
 export const CERT_TYPE_USER = 1;
@@ -435,7 +441,8 @@ export function verifyParsedCertificate(c: Certificate, opts: VerifyCertificateO
   if (!matches) {
     throw invalid(`certificate signature algorithm ${show(sig.algorithm)} does not match the CA key type ${c.signatureKey.type}`);
   }
-  if (!verifyParsedSignature(c.signatureKey, c.signedData, sig)) throw invalid('certificate signature is invalid');
+  const signed = opts.signatureCheck !== undefined ? opts.signatureCheck(c.signedData, c.signature) : verifyParsedSignature(c.signatureKey, c.signedData, sig);
+  if (!signed) throw invalid('certificate signature is invalid');
   try {
     assertAcceptableKey(c.publicKey);
   } catch (err) {
