@@ -4,7 +4,7 @@
  * raises the KRL version in the same transaction: no reader ever sees a revocation under the old
  * version (a node that caches by version would keep a stale list) or a new version without it.
  */
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { AirlockError } from '../errors.ts';
 import { auditEventRow, insertAuditEvents } from './audit-repository.ts';
 import { CompiledQueries, insertParameters } from './compiled-queries.ts';
@@ -68,56 +68,10 @@ const MAX_BATCH = 128;
  * time, and Kysely's driver runs one transaction at a time on its single connection.
  */
 async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, queries: CompiledQueries, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
-  return db.transaction().execute(async (trx) => {
-    const userIds = [...new Set(items.map((i) => i.record.userId))].sort();
-    if (dialect === 'postgres') {
-      await queries.execute(trx, `users.lock:${userIds.length}`, userIds, () => trx.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate());
-    }
-    const since = Math.min(...items.map((i) => i.quota.since));
-    const issued = new Map<string, number[]>(userIds.map((id) => [id, []]));
-    for (const row of await unrevokedIssuedSinceOf(trx, queries, userIds, since)) issued.get(row.userId)!.push(row.issuedAt);
-    const accepted: CertificateRecord[] = [];
-    const events: AuditEvent[] = [];
-    const outcomes = items.map(({ record, quota, event }): BatchOutcome<void> => {
-      const times = issued.get(record.userId)!;
-      try {
-        quota.check(times.filter((t) => t >= quota.since).sort((a, b) => a - b).slice(-quota.limit));
-      } catch (error) {
-        return { ok: false, error };
-      }
-      // A later item of the same user in this batch counts this one.
-      times.push(record.issuedAt);
-      accepted.push(record);
-      if (event !== undefined) events.push(event);
-      return { ok: true, value: undefined };
-    });
-    const rows = accepted.map(fromRecord);
-    // On PostgreSQL the ledger rows and their events go in one statement, one round trip: a
-    // data-modifying WITH runs exactly once. SQLite has no such WITH: two statements there.
-    const together = dialect === 'postgres' && rows.length > 0 && events.length > 0;
-    if (rows.length > 0) {
-      try {
-        if (together) {
-          const eventRows = events.map(auditEventRow);
-          await queries.execute(trx, `certificates.insert_with_audit:${rows.length}:${eventRows.length}`, [...insertParameters(rows), ...insertParameters(eventRows)], () =>
-            trx.with('issued', (w) => w.insertInto('certificates').values(rows).returning('serial')).insertInto('audit_events').values(eventRows));
-        } else {
-          await queries.execute(trx, `certificates.insert:${rows.length}`, insertParameters(rows), () => trx.insertInto('certificates').values(rows));
-        }
-      } catch (err) {
-        if (isUniqueViolation(err) && accepted.length === 1) throw new AirlockError('conflict', `a certificate with serial ${accepted[0]!.serial} already exists`, { cause: err });
-        throw err;
-      }
-    }
-    if (!together) await insertAuditEvents(trx, queries, events);
-    return outcomes;
-  });
-}
-
-/** Issue times of several users' unrevoked user certificates issued at or after `since` (for the quota, as unrevokedIssuedSince). */
-async function unrevokedIssuedSinceOf(trx: Transaction<Database>, queries: CompiledQueries, userIds: string[], since: number): Promise<{ userId: string; issuedAt: number }[]> {
-  const rows = await queries.execute(trx, `certificates.quota:${userIds.length}`, [...userIds, 'user', SESSION_CERT_METHOD, since], () =>
-    trx
+  const userIds = [...new Set(items.map((i) => i.record.userId))].sort();
+  const since = Math.min(...items.map((i) => i.quota.since));
+  const quotaQuery = (q: Kysely<Database> | Transaction<Database>) => queries.compile(`certificates.quota:${userIds.length}`, [...userIds, 'user', SESSION_CERT_METHOD, since], () =>
+    q
       .selectFrom('certificates')
       .select(['user_id', 'issued_at'])
       .where('user_id', 'in', userIds)
@@ -126,7 +80,98 @@ async function unrevokedIssuedSinceOf(trx: Transaction<Database>, queries: Compi
       .where('issued_at', '>=', since)
       .where('revoked_at', 'is', null),
   );
-  return rows.map((row) => ({ userId: row.user_id, issuedAt: toInt(row.issued_at, 'certificates.issued_at') }));
+  if (dialect === 'postgres') return insertBatchPipelined(db, queries, items, userIds, quotaQuery(db));
+  return db.transaction().execute(async (trx) => {
+    const decided = decideBatch(items, userIds, (await trx.executeQuery(quotaQuery(trx))).rows);
+    if (decided.rows.length > 0) {
+      try {
+        await queries.execute(trx, `certificates.insert:${decided.rows.length}`, insertParameters(decided.rows), () => trx.insertInto('certificates').values(decided.rows));
+      } catch (err) {
+        throw asSerialConflict(err, decided.rows);
+      }
+    }
+    await insertAuditEvents(trx, queries, decided.events);
+    return decided.outcomes;
+  });
+}
+
+/**
+ * PostgreSQL's side of insertBatchWithinQuota in two round trips instead of five: BEGIN, the users'
+ * row locks and the quota read go out together, and so do the insert and COMMIT (pg's pipeline mode,
+ * database.ts). The server still runs them one after the other, and under READ COMMITTED each
+ * statement takes its snapshot when it starts, so the quota read, which starts only once the locks are
+ * held, sees every certificate another replica committed for these users before letting go of them.
+ * If any statement fails, the ones after it in the transaction fail too and the transaction is rolled
+ * back: a COMMIT sent behind a failed insert ends the transaction as a ROLLBACK.
+ */
+async function insertBatchPipelined(db: Kysely<Database>, queries: CompiledQueries, items: QuotaInsert[], userIds: string[], quotaQuery: CompiledQuery<QuotaRow>): Promise<BatchOutcome<void>[]> {
+  return db.getExecutor().provideConnection(async (conn) => {
+    const lockQuery = queries.compile(`users.lock:${userIds.length}`, userIds, () => db.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate());
+    const opened = await Promise.allSettled([conn.executeQuery(CompiledQuery.raw('begin')), conn.executeQuery(lockQuery), conn.executeQuery<QuotaRow>(quotaQuery)]);
+    const quota = opened[2];
+    if (quota.status === 'rejected') {
+      await conn.executeQuery(CompiledQuery.raw('rollback'));
+      throw firstFailure(opened);
+    }
+    const decided = decideBatch(items, userIds, quota.value.rows);
+    const { rows, events } = decided;
+    const writes: Promise<unknown>[] = [];
+    if (rows.length > 0 && events.length > 0) {
+      // The ledger rows and their events in one statement: a data-modifying WITH runs exactly once.
+      const eventRows = events.map(auditEventRow);
+      writes.push(conn.executeQuery(queries.compile(`certificates.insert_with_audit:${rows.length}:${eventRows.length}`, [...insertParameters(rows), ...insertParameters(eventRows)], () =>
+        db.with('issued', (w) => w.insertInto('certificates').values(rows).returning('serial')).insertInto('audit_events').values(eventRows))));
+    } else if (rows.length > 0) {
+      writes.push(conn.executeQuery(queries.compile(`certificates.insert:${rows.length}`, insertParameters(rows), () => db.insertInto('certificates').values(rows))));
+    } else if (events.length > 0) {
+      const eventRows = events.map(auditEventRow);
+      writes.push(conn.executeQuery(queries.compile(`audit_events.insert:${eventRows.length}`, insertParameters(eventRows), () => db.insertInto('audit_events').values(eventRows))));
+    }
+    writes.push(conn.executeQuery(CompiledQuery.raw('commit')));
+    const written = await Promise.allSettled(writes);
+    if (written.some((w) => w.status === 'rejected')) throw asSerialConflict(firstFailure(written), rows);
+    return decided.outcomes;
+  });
+}
+
+type QuotaRow = { user_id: string; issued_at: number };
+
+/**
+ * Checks each item against its user's issue times (`issued`, read in the batch's transaction), in
+ * order: a later item of the same user counts the earlier ones accepted. Returns each item's outcome
+ * and the ledger rows and audit events of the accepted ones.
+ */
+function decideBatch(items: QuotaInsert[], userIds: string[], issuedRows: readonly QuotaRow[]): { outcomes: BatchOutcome<void>[]; rows: Selectable<CertificatesTable>[]; events: AuditEvent[] } {
+  const issued = new Map<string, number[]>(userIds.map((id) => [id, []]));
+  for (const row of issuedRows) issued.get(row.user_id)?.push(toInt(row.issued_at, 'certificates.issued_at'));
+  const rows: Selectable<CertificatesTable>[] = [];
+  const events: AuditEvent[] = [];
+  const outcomes = items.map(({ record, quota, event }): BatchOutcome<void> => {
+    const times = issued.get(record.userId)!;
+    try {
+      quota.check(times.filter((t) => t >= quota.since).sort((a, b) => a - b).slice(-quota.limit));
+    } catch (error) {
+      return { ok: false, error };
+    }
+    // A later item of the same user in this batch counts this one.
+    times.push(record.issuedAt);
+    rows.push(fromRecord(record));
+    if (event !== undefined) events.push(event);
+    return { ok: true, value: undefined };
+  });
+  return { outcomes, rows, events };
+}
+
+/** The first rejection's reason among settled promises (the ones after it in a transaction only echo it). */
+function firstFailure(settled: readonly PromiseSettledResult<unknown>[]): unknown {
+  for (const s of settled) if (s.status === 'rejected') return s.reason as unknown;
+  return new Error('no statement failed');
+}
+
+/** A unique violation of a one-row batch is that serial's conflict; anything else is passed on. */
+function asSerialConflict(err: unknown, rows: readonly Selectable<CertificatesTable>[]): unknown {
+  if (isUniqueViolation(err) && rows.length === 1) return new AirlockError('conflict', `a certificate with serial ${rows[0]!.serial} already exists`, { cause: err });
+  return err;
 }
 
 /** The certificate repository over a Kysely database. */

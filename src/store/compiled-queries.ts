@@ -23,6 +23,12 @@ export class CompiledQueries {
    * changes its text), with `parameters`; returns its rows.
    */
   async execute<O>(q: Kysely<Database> | Transaction<Database>, shape: string, parameters: readonly unknown[], build: () => Compilable<O>): Promise<O[]> {
+    const result = await q.executeQuery(this.compile(shape, parameters, build));
+    return result.rows;
+  }
+
+  /** The query `build` returns with `parameters`, its text compiled once per `shape` (see execute). */
+  compile<O>(shape: string, parameters: readonly unknown[], build: () => Compilable<O>): CompiledQuery<O> {
     let text = this.#sql.get(shape);
     if (text === undefined) {
       const compiled = build().compile();
@@ -36,8 +42,7 @@ export class CompiledQueries {
       this.#sql.set(shape, text);
     }
     // The rows have the type of the query this text was compiled from.
-    const result = await q.executeQuery<O>(CompiledQuery.raw(text, [...parameters]));
-    return result.rows;
+    return CompiledQuery.raw(text, [...parameters]);
   }
 }
 

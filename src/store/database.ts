@@ -76,6 +76,11 @@ function createPool(url: string): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
+    // Queries given to one connection without waiting go out together (pg's pipeline mode): the
+    // certificate batch sends BEGIN, its locks and its quota read in one round trip, then the insert
+    // and COMMIT in another (certificates-repository.ts). Everything else awaits each query, which
+    // pipelining leaves exactly as it was; cursors, which it does not allow, are not used.
+    pipeline: true,
     // Per-pool parsers, not pg.types.setTypeParser, so no other pg user in the process is affected.
     types: { getTypeParser: typeParser },
   });

@@ -83,4 +83,41 @@ for (const { dialect, skip, open } of STORE_DIALECTS) {
       await fx.cleanup();
     }
   });
+
+  test(`insertWithinQuota (${dialect}): a batch that fails anywhere leaves no transaction open on its connection`, { skip }, async () => {
+    // On PostgreSQL the batch's statements go out pipelined (BEGIN, locks and quota read together;
+    // insert and COMMIT together): a failure in either half must still end the transaction.
+    const fx = await open();
+    try {
+      const now = Date.parse('2026-12-04T10:00:00Z');
+      const user = await fx.store.users.create({ name: 'tess', email: null, isAdmin: false, passwordHash: 'x', totpSecret: null }, now);
+      const record = (serial: bigint): CertificateRecord => ({
+        serial, userId: user.id, userName: 'tess', keyId: `k${serial}`, certType: 'user', principals: ['tess'], publicKey: 'ssh-ed25519 AAAA', fingerprint: 'SHA256:x',
+        validAfter: now, validBefore: now + 3_600_000, method: 'api', clientAddress: null, issuedAt: now, revokedAt: null, revokeReason: null,
+      });
+      const quota = { since: now - DAY_MS, limit: 5, check: (issuedAt: number[]) => checkDailyQuota(issuedAt, now, 5) };
+      const event = (serial: bigint): AuditEvent => ({ at: now, type: 'cert.issue', outcome: 'success', actor: 'tess', clientAddress: null, details: { serial: serial.toString() } });
+      const openTransactions = async (): Promise<number> => {
+        if (dialect !== 'postgres') return 0;
+        const r = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`.execute(fx.db);
+        return r.rows[0]!.n;
+      };
+      // The first half fails: the quota read names a column that is not there.
+      await sql`alter table certificates rename column revoked_at to revoked_at_gone`.execute(fx.db);
+      const failedRead = await Promise.allSettled([1n, 2n].map((s) => fx.store.certificates.insertWithinQuota(record(s), quota, event(s))));
+      assert.deepEqual(failedRead.map((r) => r.status), ['rejected', 'rejected']);
+      await sql`alter table certificates rename column revoked_at_gone to revoked_at`.execute(fx.db);
+      assert.equal(await openTransactions(), 0);
+      // The second half fails: the same serial twice in one batch (then each is retried alone).
+      const dup = await Promise.allSettled([3n, 3n].map((s) => fx.store.certificates.insertWithinQuota(record(s), quota, event(s))));
+      assert.deepEqual(dup.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      assert.equal(await openTransactions(), 0);
+      // Every connection still works, and exactly one certificate and one event were stored.
+      await Promise.all(Array.from({ length: 12 }, () => sql`select 1`.execute(fx.db)));
+      assert.deepEqual((await fx.store.certificates.listByUser(user.id)).map((c) => c.serial), [3n]);
+      assert.deepEqual((await fx.store.audit.list({ type: 'cert.issue', actor: 'tess' })).map((e) => e.details.serial), ['3']);
+    } finally {
+      await fx.cleanup();
+    }
+  });
 }
