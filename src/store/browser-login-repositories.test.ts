@@ -27,8 +27,8 @@ async function sqliteFixture(): Promise<Fixture> {
   const a = await openDatabase({ dataDir: join(dir, 'data') });
   await migrateToLatest(a.db, a.dialect);
   const b = await openDatabase({ dataDir: join(dir, 'data') });
-  const store = storeOn(a.db, a.dialect);
-  const other = storeOn(b.db, b.dialect);
+  const store = storeOn(a);
+  const other = storeOn(b);
   return { store, other, cleanup: async () => { await store.close(); await other.close(); await rm(dir, { recursive: true, force: true }); } };
 }
 
@@ -38,8 +38,8 @@ async function postgresFixture(): Promise<Fixture> {
   const a = await openDatabase({ url: testDb.url, dataDir: '/nonexistent' });
   await migrateToLatest(a.db, a.dialect);
   const b = await openDatabase({ url: testDb.url, dataDir: '/nonexistent' });
-  const store = storeOn(a.db, a.dialect);
-  const other = storeOn(b.db, b.dialect);
+  const store = storeOn(a);
+  const other = storeOn(b);
   return { store, other, cleanup: async () => { await store.close(); await other.close(); await testDb.drop(); } };
 }
 

@@ -5,6 +5,7 @@
  * version (a node that caches by version would keep a stale list) or a new version without it.
  */
 import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import pg from 'pg';
 import { AirlockError } from '../errors.ts';
 import { auditEventRow, insertAuditEvents } from './audit-repository.ts';
 import { CompiledQueries, insertParameters } from './compiled-queries.ts';
@@ -67,7 +68,7 @@ const MAX_BATCH = 128;
  * both insert a fifth). SQLite has no row locks and needs none: one writer at a
  * time, and Kysely's driver runs one transaction at a time on its single connection.
  */
-async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, queries: CompiledQueries, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
+async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, pool: pg.Pool | undefined, queries: CompiledQueries, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
   const userIds = [...new Set(items.map((i) => i.record.userId))].sort();
   const since = Math.min(...items.map((i) => i.quota.since));
   const quotaQuery = (q: Kysely<Database> | Transaction<Database>) => queries.compile(`certificates.quota:${userIds.length}`, [...userIds, 'user', SESSION_CERT_METHOD, since], () =>
@@ -80,7 +81,10 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
       .where('issued_at', '>=', since)
       .where('revoked_at', 'is', null),
   );
-  if (dialect === 'postgres') return insertBatchPipelined(db, queries, items, userIds, quotaQuery(db));
+  if (dialect === 'postgres') {
+    if (pool === undefined) throw new Error('the certificate repository on PostgreSQL needs its connection pool');
+    return insertBatchPipelined(pool, db, queries, items, userIds, quotaQuery(db));
+  }
   return db.transaction().execute(async (trx) => {
     const decided = decideBatch(items, userIds, (await trx.executeQuery(quotaQuery(trx))).rows);
     if (decided.rows.length > 0) {
@@ -96,42 +100,66 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
 }
 
 /**
- * PostgreSQL's side of insertBatchWithinQuota in two round trips instead of five: BEGIN, the users'
- * row locks and the quota read go out together, and so do the insert and COMMIT (pg's pipeline mode,
- * database.ts). The server still runs them one after the other, and under READ COMMITTED each
- * statement takes its snapshot when it starts, so the quota read, which starts only once the locks are
- * held, sees every certificate another replica committed for these users before letting go of them.
- * If any statement fails, the ones after it in the transaction fail too and the transaction is rolled
- * back: a COMMIT sent behind a failed insert ends the transaction as a ROLLBACK.
+ * PostgreSQL's side of insertBatchWithinQuota in two round trips and two writes instead of five of
+ * each: BEGIN, the users' row locks and the quota read go out together, and so do the insert and
+ * COMMIT (pg's pipeline mode, database.ts, with the socket corked while they are handed over). The
+ * server still runs them one after the other, and under READ COMMITTED each statement takes its
+ * snapshot when it starts, so the quota read, which starts only once the locks are held, sees every
+ * certificate another replica committed for these users before letting go of them. If any statement
+ * fails, the ones after it in the transaction fail too and the transaction is ended: a failed first
+ * half is rolled back, and a COMMIT sent behind a failed insert ends it as a ROLLBACK. A connection
+ * that failed in any other way than a statement's error is closed rather than reused.
  */
-async function insertBatchPipelined(db: Kysely<Database>, queries: CompiledQueries, items: QuotaInsert[], userIds: string[], quotaQuery: CompiledQuery<QuotaRow>): Promise<BatchOutcome<void>[]> {
-  return db.getExecutor().provideConnection(async (conn) => {
+async function insertBatchPipelined(pool: pg.Pool, db: Kysely<Database>, queries: CompiledQueries, items: QuotaInsert[], userIds: string[], quotaQuery: CompiledQuery<QuotaRow>): Promise<BatchOutcome<void>[]> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
     const lockQuery = queries.compile(`users.lock:${userIds.length}`, userIds, () => db.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate());
-    const opened = await Promise.allSettled([conn.executeQuery(CompiledQuery.raw('begin')), conn.executeQuery(lockQuery), conn.executeQuery<QuotaRow>(quotaQuery)]);
-    const quota = opened[2];
+    const opened = await Promise.allSettled(sendTogether(client, [CompiledQuery.raw('begin'), lockQuery, quotaQuery]));
+    const quota = opened[2] as PromiseSettledResult<pg.QueryResult<QuotaRow>>;
     if (quota.status === 'rejected') {
-      await conn.executeQuery(CompiledQuery.raw('rollback'));
+      await client.query('rollback');
       throw firstFailure(opened);
     }
     const decided = decideBatch(items, userIds, quota.value.rows);
     const { rows, events } = decided;
-    const writes: Promise<unknown>[] = [];
+    const writes: CompiledQuery[] = [];
     if (rows.length > 0 && events.length > 0) {
       // The ledger rows and their events in one statement: a data-modifying WITH runs exactly once.
       const eventRows = events.map(auditEventRow);
-      writes.push(conn.executeQuery(queries.compile(`certificates.insert_with_audit:${rows.length}:${eventRows.length}`, [...insertParameters(rows), ...insertParameters(eventRows)], () =>
-        db.with('issued', (w) => w.insertInto('certificates').values(rows).returning('serial')).insertInto('audit_events').values(eventRows))));
+      writes.push(queries.compile(`certificates.insert_with_audit:${rows.length}:${eventRows.length}`, [...insertParameters(rows), ...insertParameters(eventRows)], () =>
+        db.with('issued', (w) => w.insertInto('certificates').values(rows).returning('serial')).insertInto('audit_events').values(eventRows)));
     } else if (rows.length > 0) {
-      writes.push(conn.executeQuery(queries.compile(`certificates.insert:${rows.length}`, insertParameters(rows), () => db.insertInto('certificates').values(rows))));
+      writes.push(queries.compile(`certificates.insert:${rows.length}`, insertParameters(rows), () => db.insertInto('certificates').values(rows)));
     } else if (events.length > 0) {
       const eventRows = events.map(auditEventRow);
-      writes.push(conn.executeQuery(queries.compile(`audit_events.insert:${eventRows.length}`, insertParameters(eventRows), () => db.insertInto('audit_events').values(eventRows))));
+      writes.push(queries.compile(`audit_events.insert:${eventRows.length}`, insertParameters(eventRows), () => db.insertInto('audit_events').values(eventRows)));
     }
-    writes.push(conn.executeQuery(CompiledQuery.raw('commit')));
-    const written = await Promise.allSettled(writes);
+    const written = await Promise.allSettled(sendTogether(client, [...writes, CompiledQuery.raw('commit')]));
     if (written.some((w) => w.status === 'rejected')) throw asSerialConflict(firstFailure(written), rows);
     return decided.outcomes;
-  });
+  } catch (err) {
+    // A statement's error (pg.DatabaseError) leaves the session usable, its transaction ended above;
+    // anything else (a lost connection, a protocol error) may not.
+    if (!(err instanceof pg.DatabaseError) && !(err instanceof AirlockError)) broken = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * Hands `statements` to pg with the connection's socket corked, so that they leave in one write
+ * (and wake the server once) instead of one each; returns each one's result.
+ */
+function sendTogether(client: pg.PoolClient, statements: readonly CompiledQuery[]): Promise<pg.QueryResult>[] {
+  const socket = client.connection.stream;
+  socket.cork();
+  try {
+    return statements.map((q) => client.query(q.sql, [...q.parameters]));
+  } finally {
+    socket.uncork();
+  }
 }
 
 type QuotaRow = { user_id: string; issued_at: number };
@@ -175,7 +203,7 @@ function asSerialConflict(err: unknown, rows: readonly Selectable<CertificatesTa
 }
 
 /** The certificate repository over a Kysely database. */
-export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect): CertificateRepository {
+export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect, pool?: pg.Pool): CertificateRepository {
   const insertRow = async (q: Kysely<Database> | Transaction<Database>, record: CertificateRecord): Promise<void> => {
     try {
       await q.insertInto('certificates').values(fromRecord(record)).execute();
@@ -187,7 +215,7 @@ export function certificatesRepository(db: Kysely<Database>, dialect: SqlDialect
   // The issuance path's statements are compiled once per batch shape (compiled-queries.ts).
   const queries = new CompiledQueries();
   // Concurrent issuances (any users) share one transaction: group-commit.ts.
-  const insertWithinQuota = groupCommit<QuotaInsert, void>((items) => insertBatchWithinQuota(db, dialect, queries, items), { maxBatch: MAX_BATCH });
+  const insertWithinQuota = groupCommit<QuotaInsert, void>((items) => insertBatchWithinQuota(db, dialect, pool, queries, items), { maxBatch: MAX_BATCH });
   return {
     async insert(record: CertificateRecord): Promise<void> {
       await insertRow(db, record);

@@ -1,16 +1,15 @@
 /** The Store on Kysely: opens the database, brings its schema up to date and wires the repositories. */
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { auditRepository } from './audit-repository.ts';
 import { browserLoginsRepository, externalIdentitiesRepository, oidcStatesRepository, webSessionsRepository } from './browser-login-repositories.ts';
 import { certificatesRepository } from './certificates-repository.ts';
-import { openDatabase, type OpenDatabaseOptions, type SqlDialect } from './database.ts';
+import { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from './database.ts';
 import { liveConnectionsRepository } from './live-connections-repository.ts';
 import { migrateToLatest } from './migrate.ts';
 import { projectsRepository } from './projects-repository.ts';
 import { publicKeysRepository } from './public-keys-repository.ts';
 import { recoveryCodesRepository } from './recovery-codes-repository.ts';
 import type { Store } from './repositories.ts';
-import type { Database } from './schema.ts';
 import { settingsRepository } from './settings-repository.ts';
 import { withAccessVersion } from './access-version.ts';
 import { withCredentialsVersion } from './credential-writes.ts';
@@ -30,18 +29,11 @@ export async function createStore(options: OpenDatabaseOptions): Promise<Store> 
     await db.destroy();
     throw err;
   }
-  return storeOn(db, dialect, pool);
+  return storeOn({ db, dialect, ...(pool === undefined ? {} : { pool }) });
 }
 
-/** What the store reads of a connection pool (pg.Pool's counters). */
-interface PoolUse {
-  readonly totalCount: number;
-  readonly idleCount: number;
-  readonly waitingCount: number;
-}
-
-/** The Store over an already opened and migrated database; `close()` destroys `db`. */
-export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUse): Store {
+/** The Store over an already opened and migrated database (openDatabase's result); `close()` destroys `db`. */
+export function storeOn({ db, dialect, pool }: OpenedDatabase): Store {
   let closing: Promise<void> | undefined;
   // Writes that narrow access bump a counter that gateways on every replica watch (access-version.ts);
   // token revocations and user changes bump one that token-lookup caches watch (credential-writes.ts).
@@ -56,7 +48,7 @@ export function storeOn(db: Kysely<Database>, dialect: SqlDialect, pool?: PoolUs
     totpReplay: totpReplayRepository(db),
     throttle: throttleRepository(db),
     tokens: tokensRepository(db, dialect),
-    certificates: certificatesRepository(db, dialect),
+    certificates: certificatesRepository(db, dialect, pool),
     settings: settingsRepository(db),
     audit: auditRepository(db),
     projects: projectsRepository(db),

@@ -22,18 +22,20 @@ export interface StoreFixture {
 
 async function sqliteFixture(): Promise<StoreFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'airlock-store-'));
-  const { db, dialect } = await openDatabase({ dataDir: join(dir, 'data') });
+  const opened = await openDatabase({ dataDir: join(dir, 'data') });
+  const { db, dialect } = opened;
   await migrateToLatest(db, dialect);
-  const store = storeOn(db, dialect);
+  const store = storeOn(opened);
   return { store, db, cleanup: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
 }
 
 async function postgresFixture(): Promise<StoreFixture> {
   const testDb = await withTestDatabase();
   assert.ok(testDb, 'AIRLOCK_TEST_DATABASE_URL is set');
-  const { db, dialect } = await openDatabase({ url: testDb.url, dataDir: '/nonexistent' });
+  const opened = await openDatabase({ url: testDb.url, dataDir: '/nonexistent' });
+  const { db, dialect } = opened;
   await migrateToLatest(db, dialect);
-  const store = storeOn(db, dialect);
+  const store = storeOn(opened);
   return { store, db, cleanup: async () => { await store.close(); await testDb.drop(); } };
 }
 
