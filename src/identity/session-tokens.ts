@@ -3,7 +3,7 @@
  * for orchestrators. Only a SHA-256 hash of each token is stored (checklist item 14): the tokens are 256
  * random bits, so a fast hash is enough and a database leak does not yield usable tokens.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash, randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { AirlockError } from '../errors.ts';
 import type { Store, Token, User } from '../store/repositories.ts';
@@ -13,7 +13,7 @@ const PREFIX = 'alk_';
 
 /** SHA-256 hex of a bearer token. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 export class SessionTokens {

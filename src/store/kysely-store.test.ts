@@ -244,12 +244,16 @@ for (const target of targets) {
         assert.equal(await store.tokens.byHash(token.tokenHash), undefined);
       });
 
-      test('uses recorded at the same time (one transaction on SQLite) each keep their own token and time', async () => {
+      test('uses recorded at the same time (one transaction on SQLite, one statement on PostgreSQL) each keep their own token and time', async () => {
         const alice = (await store.users.byName('alice'))!;
         const ids = ['tt0', 'tt1', 'tt2'];
         for (const [i, id] of ids.entries()) await store.tokens.create({ id, tokenHash: `touch-${i}`, userId: alice.id, kind: 'session', scopes: [], createdAt: NOW, expiresAt: NOW + HOUR });
         await Promise.all([...ids.map((id, i) => store.tokens.touch(id, NOW + 10 + i)), store.tokens.touch('no-such-token', NOW)]);
         assert.deepEqual(await Promise.all(ids.map(async (_, i) => (await store.tokens.byHash(`touch-${i}`))?.lastUsedAt)), [NOW + 10, NOW + 11, NOW + 12]);
+        // One token used twice at once: either time is right, and the other tokens are untouched.
+        await Promise.all([store.tokens.touch('tt1', NOW + 20), store.tokens.touch('tt1', NOW + 21)]);
+        assert.ok([NOW + 20, NOW + 21].includes((await store.tokens.byHash('touch-1'))!.lastUsedAt!));
+        assert.deepEqual([(await store.tokens.byHash('touch-0'))?.lastUsedAt, (await store.tokens.byHash('touch-2'))?.lastUsedAt], [NOW + 10, NOW + 12]);
         for (const id of ids) await store.tokens.revoke(id);
       });
 

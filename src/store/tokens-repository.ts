@@ -1,5 +1,5 @@
 /** Bearer tokens on Kysely: only the SHA-256 of each secret is stored, looked up by its unique index. */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { AirlockError } from '../errors.ts';
 import { CompiledQueries } from './compiled-queries.ts';
 import type { SqlDialect } from './database.ts';
@@ -11,7 +11,7 @@ import type { Database, TokensTable } from './schema.ts';
 
 const KINDS = ['session', 'api'] as const;
 
-/** Token uses recorded per transaction on SQLite. */
+/** Token uses recorded together (one transaction on SQLite, one statement on PostgreSQL). */
 const MAX_TOUCH_BATCH = 256;
 
 /** The token repository over a Kysely database. */
@@ -20,14 +20,20 @@ export function tokensRepository(db: Kysely<Database>, dialect: SqlDialect): Tok
   const touchOne = async (q: Kysely<Database>, id: string, now: number): Promise<void> => {
     await queries.execute(q, 'tokens.touch', [now, id], () => q.updateTable('tokens').set({ last_used_at: now }).where('id', '=', id));
   };
-  // On SQLite every commit is a WAL write, and a token's first use in a minute comes with most API
-  // calls (an issuance among them): uses recorded at the same time share one transaction
-  // (group-commit.ts). PostgreSQL runs them side by side on the pool, one statement each.
-  const touchTogether = groupCommit<{ id: string; now: number }, void>((items) =>
-    db.transaction().execute(async (trx) => {
-      for (const { id, now } of items) await touchOne(trx, id, now);
-      return items.map(() => ({ ok: true, value: undefined }));
-    }), { maxBatch: MAX_TOUCH_BATCH });
+  // A token's first use in a minute comes with most API calls (an issuance among them): uses recorded
+  // at the same time are written together (group-commit.ts). On SQLite every commit is a WAL write:
+  // one transaction for them. On PostgreSQL every statement is a round trip: one statement for them,
+  // joining the ids and times passed as two arrays (a token named twice gets one of its times).
+  const touchTogether = groupCommit<{ id: string; now: number }, void>(async (items) => {
+    if (dialect === 'postgres') {
+      await sql`update tokens set last_used_at = used.at from unnest(${items.map((i) => i.id)}::text[], ${items.map((i) => i.now)}::bigint[]) as used(id, at) where tokens.id = used.id`.execute(db);
+    } else {
+      await db.transaction().execute(async (trx) => {
+        for (const { id, now } of items) await touchOne(trx, id, now);
+      });
+    }
+    return items.map(() => ({ ok: true, value: undefined }));
+  }, { maxBatch: MAX_TOUCH_BATCH });
   return {
     async create(token: Omit<Token, 'lastUsedAt'>): Promise<void> {
       try {
@@ -56,7 +62,7 @@ export function tokensRepository(db: Kysely<Database>, dialect: SqlDialect): Tok
     },
 
     touch(id: string, now: number): Promise<void> {
-      return dialect === 'sqlite' ? touchTogether({ id, now }) : touchOne(db, id, now);
+      return touchTogether({ id, now });
     },
 
     async revoke(id: string): Promise<void> {
