@@ -18,8 +18,8 @@ async function world(dir: string) {
   const raw = await createStore({ dataDir: dir });
   // Count the token reads, to tell a cached answer from a database one.
   let reads = 0;
-  const byHash = raw.tokens.byHash.bind(raw.tokens);
-  const counted: Store = { ...raw, tokens: { ...raw.tokens, byHash: (h: string) => { reads++; return byHash(h); } }, close: () => raw.close() };
+  const byHashWithUser = raw.tokens.byHashWithUser.bind(raw.tokens);
+  const counted: Store = { ...raw, tokens: { ...raw.tokens, byHashWithUser: (h: string) => { reads++; return byHashWithUser(h); } }, close: () => raw.close() };
   const store = withCredentialWrites(counted, () => cache.invalidate());
   const stop = watchCredentials(cache, store.settings, { intervalMs: 50 });
   const tokens = new SessionTokens({ store, clock: systemClock, cache });

@@ -56,11 +56,11 @@ export class SessionTokens {
       return cached;
     }
     const generation = this.#cache?.generation() ?? 0;
-    const rec = await this.#store.tokens.byHash(tokenHash);
+    // The token and its user in one read: a deleted user's tokens are gone with it (on delete cascade).
+    const found = await this.#store.tokens.byHashWithUser(tokenHash);
     const now = this.#clock.now();
-    if (!rec || rec.expiresAt <= now) throw denied();
-    const user = await this.#store.users.byId(rec.userId);
-    if (!user || user.disabled) throw denied();
+    if (!found || found.token.expiresAt <= now || found.user.disabled) throw denied();
+    const { token: rec, user } = found;
     this.#cache?.set(tokenHash, rec, user, generation);
     return { user, token: rec };
   }

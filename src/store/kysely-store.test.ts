@@ -233,12 +233,16 @@ for (const target of targets) {
     describe('tokens', () => {
       test('create, find by hash, touch, revoke', async () => {
         const alice = (await store.users.byName('alice'))!;
-        const token = { id: 'tok1', tokenHash: 'a'.repeat(64), userId: alice.id, kind: 'api' as const, scopes: ['certs:issue'], createdAt: NOW, expiresAt: NOW + HOUR };
+        // Created a moment after alice: a token field read from the user's column of the same name would show.
+        const token = { id: 'tok1', tokenHash: 'a'.repeat(64), userId: alice.id, kind: 'api' as const, scopes: ['certs:issue'], createdAt: NOW + 1, expiresAt: NOW + HOUR };
         await store.tokens.create(token);
         assert.deepEqual(await store.tokens.byHash(token.tokenHash), { ...token, lastUsedAt: null });
         await store.tokens.touch('tok1', NOW + 5);
         assert.equal((await store.tokens.byHash(token.tokenHash))?.lastUsedAt, NOW + 5);
         assert.equal(await store.tokens.byHash('b'.repeat(64)), undefined);
+        // Token and user in one read: the same records as the two lookups give (shared column names kept apart).
+        assert.deepEqual(await store.tokens.byHashWithUser(token.tokenHash), { token: { ...token, lastUsedAt: NOW + 5 }, user: await store.users.byId(alice.id) });
+        assert.equal(await store.tokens.byHashWithUser('b'.repeat(64)), undefined);
         await assert.rejects(store.tokens.create({ ...token, id: 'tok2' }), (err) => isAirlockError(err, 'conflict'));
         await store.tokens.revoke('tok1');
         assert.equal(await store.tokens.byHash(token.tokenHash), undefined);

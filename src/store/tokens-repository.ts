@@ -5,7 +5,8 @@ import { CompiledQueries } from './compiled-queries.ts';
 import type { SqlDialect } from './database.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { groupCommit } from './group-commit.ts';
-import type { Token, TokenRepository } from './repositories.ts';
+import type { Token, TokenRepository, User } from './repositories.ts';
+import { toUser } from './users-repository.ts';
 import { toInt, toIntOrNull, toOneOf, toStringArray } from './row-values.ts';
 import type { Database, TokensTable } from './schema.ts';
 
@@ -59,6 +60,23 @@ export function tokensRepository(db: Kysely<Database>, dialect: SqlDialect): Tok
     async byHash(tokenHash: string): Promise<Token | undefined> {
       const row = await db.selectFrom('tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
       return row === undefined ? undefined : toToken(row);
+    },
+
+    async byHashWithUser(tokenHash: string): Promise<{ token: Token; user: User } | undefined> {
+      // The user's columns as they are, the token's under their own names where the two tables share one.
+      const row = await db
+        .selectFrom('tokens')
+        .innerJoin('users', 'users.id', 'tokens.user_id')
+        .selectAll('users')
+        .select(['tokens.id as token_id', 'tokens.token_hash', 'tokens.user_id', 'tokens.kind', 'tokens.scopes', 'tokens.created_at as token_created_at', 'tokens.expires_at', 'tokens.last_used_at'])
+        .where('tokens.token_hash', '=', tokenHash)
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      const { token_id, token_hash, user_id, kind, scopes, token_created_at, expires_at, last_used_at, ...user } = row;
+      return {
+        token: toToken({ id: token_id, token_hash, user_id, kind, scopes, created_at: token_created_at, expires_at, last_used_at }),
+        user: toUser(user),
+      };
     },
 
     touch(id: string, now: number): Promise<void> {

@@ -70,7 +70,8 @@ export function usersRepository(db: Kysely<Database>): UserRepository {
   };
 }
 
-function toUser(row: Selectable<UsersTable>): User {
+/** A users row as a User. */
+export function toUser(row: Selectable<UsersTable>): User {
   return {
     id: row.id,
     name: row.name,
