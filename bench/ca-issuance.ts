@@ -5,7 +5,7 @@
  * the load it checks the ledger: exactly the certificates the API returned, and no user over the quota;
  * then it measures GET /healthz on the same server, the floor of the HTTP stack at that moment.
  *
- *   npm run bench:ca                                  # SQLite, one server: 2,000 requests from 400 users, concurrency 16
+ *   npm run bench:ca                                  # SQLite, one server: 5,000 warm-up + 10,000 measured requests from 3,000 users, concurrency 16
  *   npm run bench:ca -- --db postgres                 # one server on PostgreSQL (BENCH_DATABASE_URL or AIRLOCK_TEST_DATABASE_URL)
  *   npm run bench:ca -- --replicas 2                  # two servers on one PostgreSQL database, requests spread over both
  *   npm run bench:ca -- --only api --requests 5000    # skip the raw-signing part
@@ -14,9 +14,13 @@
  *
  * The fair figure on a shared machine is certificates per CPU-second of the server processes (user +
  * system time from /proc/<pid>/stat), not wall time: the load generator runs on the same cores. The
- * measured requests follow --warmup requests (1,000 by default, from their own users; their figure is
- * printed too, and they are in the ledger check): a server runs for days, and its first second is
- * spent in V8's compilers.
+ * measured requests follow --warmup requests (5,000 by default, from their own users; their figure is
+ * printed too, and they are in the ledger check): a server runs for days, and its first seconds are
+ * spent in V8's compilers. With 1,000, `perf record` of the server still found 4-8% of its CPU in
+ * V8's optimising compilers several thousand requests later, and the figure rose by ~10% between
+ * 1,000 and 5,000 warm-up requests; the figure per quarter of the measured requests shows whether it
+ * has settled. The measured phase is 10,000 requests because CPU time is read in 10 ms ticks: 2,000
+ * requests are ~0.7 CPU-seconds, which ticks alone blur by ±1.5%.
  */
 import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,8 +43,8 @@ const { values: args } = parseArgs({
   options: {
     db: { type: 'string', default: 'sqlite' },
     replicas: { type: 'string' },
-    requests: { type: 'string', default: process.env.BENCH_REQUESTS ?? '2000' },
-    warmup: { type: 'string', default: '1000' },
+    requests: { type: 'string', default: process.env.BENCH_REQUESTS ?? '10000' },
+    warmup: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: process.env.BENCH_CONCURRENCY ?? '16' },
     only: { type: 'string' },
   },
@@ -149,9 +153,16 @@ async function throughApi(): Promise<void> {
     const keys = Array.from({ length: WARMUP + REQUESTS }, () => formatPublicKey(publicKeyFromKeyObject(createPublicKey(generateKeyPairSync('ed25519').privateKey))));
     const serials = new Set<string>();
     let lat: number[] = [];
-    /** Sends requests [from, to) CONCURRENCY at a time; returns each server's CPU-seconds and the wall time. */
-    const issue = async (from: number, to: number, latencies: number[]): Promise<{ cpu: number[]; wall: number }> => {
+    const allCpu = (): number => servers.reduce((sum, s) => sum + processCpuSeconds(s.pid), 0);
+    /**
+     * Sends requests [from, to) CONCURRENCY at a time; returns each server's CPU-seconds, the wall time
+     * and the servers' CPU-seconds for each quarter of the requests (by completion), which shows whether
+     * the figure was still rising (V8 still compiling) or had settled.
+     */
+    const issue = async (from: number, to: number, latencies: number[]): Promise<{ cpu: number[]; wall: number; quarters: number[] }> => {
       let next = from;
+      let completed = 0;
+      const marks = [allCpu()];
       const cpu0 = servers.map((s) => processCpuSeconds(s.pid));
       const t0 = performance.now();
       await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -165,13 +176,20 @@ async function throughApi(): Promise<void> {
           if (res.status !== 201) throw new Error(`issuance failed: ${res.status} ${text}`);
           serials.add((JSON.parse(text) as { serial: string }).serial);
           latencies.push(performance.now() - s);
+          completed++;
+          if (marks.length < 4 && completed >= (marks.length * (to - from)) / 4) marks.push(allCpu());
         }
       }));
-      return { cpu: servers.map((s, i) => processCpuSeconds(s.pid) - cpu0[i]!), wall: (performance.now() - t0) / 1000 };
+      marks.push(allCpu());
+      return {
+        cpu: servers.map((s, i) => processCpuSeconds(s.pid) - cpu0[i]!),
+        wall: (performance.now() - t0) / 1000,
+        quarters: marks.slice(1).map((m, i) => m - marks[i]!),
+      };
     };
     const warm = WARMUP > 0 ? await issue(0, WARMUP, []) : null;
     const load0 = loadavg()[0]!;
-    const { cpu, wall } = await issue(WARMUP, WARMUP + REQUESTS, lat);
+    const { cpu, wall, quarters } = await issue(WARMUP, WARMUP + REQUESTS, lat);
     const load1 = loadavg()[0]!;
     lat = lat.sort((a, b) => a - b);
     const cpuTotal = cpu.reduce((a, b) => a + b, 0);
@@ -214,6 +232,8 @@ async function throughApi(): Promise<void> {
     if (warm) console.log(`  warm-up (the first ${WARMUP} requests after start): ${(WARMUP / warm.cpu.reduce((a, b) => a + b, 0)).toFixed(0)} certificates per CPU-second`);
     cpu.forEach((c, i) => console.log(`  replica ${i + 1}: ${c.toFixed(2)} CPU-seconds`));
     console.log(`  ${(REQUESTS / cpuTotal).toFixed(0)} certificates per CPU-second of the server process${REPLICAS > 1 ? 'es (all replicas together)' : ''}; ${(REQUESTS / wall).toFixed(0)} certificates/s wall clock (load generator on the same cores)`);
+    // CPU time comes in 10 ms ticks: a quarter of 2,500 requests is ~0.2 CPU-seconds, read to ±5%.
+    console.log(`  by quarter of the measured requests: ${quarters.map((q) => (REQUESTS / 4 / q).toFixed(0)).join(', ')} certificates per CPU-second`);
     console.log(`  latency p50 ${percentile(lat, 50).toFixed(1)} ms, p95 ${percentile(lat, 95).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms`);
     console.log(`  load average (1 min) ${load0.toFixed(2)} before, ${load1.toFixed(2)} after`);
     console.log(`  ${ledgerOk}`);
