@@ -116,11 +116,13 @@ async function insertBatchPipelined(pool: pg.Pool, db: Kysely<Database>, queries
   try {
     const lockQuery = queries.compile(`users.lock:${userIds.length}`, userIds, () => db.selectFrom('users').select('id').where('id', 'in', userIds).orderBy('id').forUpdate());
     const opened = await Promise.allSettled(sendTogether(client, [CompiledQuery.raw('begin'), lockQuery, quotaQuery]));
-    const quota = opened[2] as PromiseSettledResult<pg.QueryResult<QuotaRow>>;
-    if (quota.status === 'rejected') {
+    // Any failure, BEGIN's included (the rest would then have run outside a transaction, the locks
+    // already let go): end whatever was opened and refuse the batch.
+    if (opened.some((r) => r.status === 'rejected')) {
       await client.query('rollback');
       throw firstFailure(opened);
     }
+    const quota = opened[2] as PromiseFulfilledResult<pg.QueryResult<QuotaRow>>;
     const decided = decideBatch(items, userIds, quota.value.rows);
     const { rows, events } = decided;
     const writes: CompiledQuery[] = [];
