@@ -121,3 +121,30 @@ for (const { dialect, skip, open } of STORE_DIALECTS) {
     }
   });
 }
+
+test('with gather, a batch that would start small waits for more callers; one that is large enough does not wait', async () => {
+  const batches: number[][] = [];
+  const run = groupCommit<number, number>(async (items) => {
+    batches.push(items);
+    return items.map((n) => ({ ok: true, value: n }));
+  }, { maxBatch: 4, gather: { below: 3, waitMs: 60_000 } });
+  // Without gather, 1 would go alone (the first test shows it); with it, the others arrive during the wait.
+  const first = run(1);
+  await new Promise((r) => setImmediate(r));
+  const t0 = performance.now();
+  // A whole batch (maxBatch) is waiting: the wait ends there instead of running out the minute.
+  assert.deepEqual(await Promise.all([first, run(2), run(3), run(4)]), [1, 2, 3, 4]);
+  assert.deepEqual(batches, [[1, 2, 3, 4]]);
+  assert.ok(performance.now() - t0 < 30_000, 'the wait ended once a whole batch had come');
+  // At least `below` callers at once: no wait at all.
+  const t1 = performance.now();
+  assert.deepEqual(await Promise.all([5, 6, 7].map(run)), [5, 6, 7]);
+  assert.deepEqual(batches, [[1, 2, 3, 4], [5, 6, 7]]);
+  assert.ok(performance.now() - t1 < 30_000);
+});
+
+test('with gather, a lone caller waits no longer than the gathering time', async () => {
+  const run = groupCommit<number, number>(async (items) => items.map((n) => ({ ok: true, value: n })), { maxBatch: 10, gather: { below: 3, waitMs: 1 } });
+  // Bounded by the 1 ms timer; the test runner's timeout is the bound if it never fired.
+  assert.equal(await run(7), 7);
+});

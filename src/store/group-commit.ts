@@ -9,11 +9,41 @@
 /** One call's outcome inside a batch: its value, or the error that refuses it alone. */
 export type BatchOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
-/** Returns a function that queues an item and resolves with its outcome from `runBatch`. */
-export function groupCommit<T, R>(runBatch: (items: T[]) => Promise<BatchOutcome<R>[]>, opts: { maxBatch: number }): (item: T) => Promise<R> {
+/** How long a batch that would start small waits for more callers (see groupCommit). */
+export interface Gather {
+  /** A batch with fewer callers than this waits... */
+  below: number;
+  /** ...this many milliseconds before it starts. */
+  waitMs: number;
+}
+
+/**
+ * Returns a function that queues an item and resolves with its outcome from `runBatch`. With
+ * `gather`, a batch about to start with fewer than `gather.below` callers first waits
+ * `gather.waitMs` for others (less, once `maxBatch` are waiting): where each batch costs round trips
+ * (PostgreSQL), requests that arrive as a wave after a lull otherwise go out as a batch of one
+ * followed by a batch of the rest. Ending the wait as soon as `below` had come was tried: the wave's
+ * rest then formed the next small batch, and the gain was gone.
+ */
+export function groupCommit<T, R>(runBatch: (items: T[]) => Promise<BatchOutcome<R>[]>, opts: { maxBatch: number; gather?: Gather }): (item: T) => Promise<R> {
   type Waiting = { item: T; resolve: (r: R) => void; reject: (e: unknown) => void };
   let queue: Waiting[] = [];
   let running = false;
+
+  // Ends a gathering wait early, once a whole batch is waiting.
+  let wake: (() => void) | undefined;
+  const gathered = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+    });
 
   const settle = (w: Waiting, outcome: BatchOutcome<R> | undefined): void => {
     if (outcome === undefined) w.reject(new Error('group commit: the batch returned no outcome for an item'));
@@ -25,6 +55,7 @@ export function groupCommit<T, R>(runBatch: (items: T[]) => Promise<BatchOutcome
     running = true;
     // Bounded: each turn takes at least one waiting call off the queue, and only callers add to it.
     while (queue.length > 0) {
+      if (opts.gather !== undefined && queue.length < opts.gather.below) await gathered(opts.gather.waitMs);
       const batch = queue.slice(0, opts.maxBatch);
       queue = queue.slice(batch.length);
       let outcomes: BatchOutcome<R>[] | undefined;
@@ -54,6 +85,7 @@ export function groupCommit<T, R>(runBatch: (items: T[]) => Promise<BatchOutcome
   return (item: T): Promise<R> =>
     new Promise<R>((resolve, reject) => {
       queue.push({ item, resolve, reject });
+      if (wake !== undefined && queue.length >= opts.maxBatch) wake();
       // Idle: wait for the rest of this turn's callers, then write them together.
       if (!running && queue.length === 1) setImmediate(() => void drain());
     });
