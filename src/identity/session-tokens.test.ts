@@ -18,7 +18,7 @@ test('tokens: stored hashed, expire, end on sign-out and with the account', asyn
     const { token, record } = await tokens.issue(user, { kind: 'session', ttlMs: 3_600_000 });
     assert.match(token, /^alk_[A-Za-z0-9_-]{43}$/);
     assert.equal(record.tokenHash, hashToken(token));
-    assert.equal((await store.tokens.byHash(hashToken(token)))?.id, record.id);
+    assert.equal((await store.tokens.byHashWithUser(hashToken(token)))?.token.id, record.id);
     assert.equal((await tokens.authenticate(token)).user.name, 'alice');
 
     const refused = (t: string | undefined) => assert.rejects(tokens.authenticate(t), (e) => isAirlockError(e, 'unauthenticated'));

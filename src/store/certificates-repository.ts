@@ -71,8 +71,9 @@ const MAX_BATCH = 128;
 async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect, pool: pg.Pool | undefined, queries: CompiledQueries, items: QuotaInsert[]): Promise<BatchOutcome<void>[]> {
   const userIds = [...new Set(items.map((i) => i.record.userId))].sort();
   const since = Math.min(...items.map((i) => i.quota.since));
-  const quotaQuery = (q: Kysely<Database> | Transaction<Database>) => queries.compile(`certificates.quota:${userIds.length}`, [...userIds, 'user', SESSION_CERT_METHOD, since], () =>
-    q
+  // Compiled from `db` for both dialects: the text is the same inside a transaction.
+  const quotaQuery = queries.compile(`certificates.quota:${userIds.length}`, [...userIds, 'user', SESSION_CERT_METHOD, since], () =>
+    db
       .selectFrom('certificates')
       .select(['user_id', 'issued_at'])
       .where('user_id', 'in', userIds)
@@ -83,10 +84,10 @@ async function insertBatchWithinQuota(db: Kysely<Database>, dialect: SqlDialect,
   );
   if (dialect === 'postgres') {
     if (pool === undefined) throw new Error('the certificate repository on PostgreSQL needs its connection pool');
-    return insertBatchPipelined(pool, db, queries, items, userIds, quotaQuery(db));
+    return insertBatchPipelined(pool, db, queries, items, userIds, quotaQuery);
   }
   return db.transaction().execute(async (trx) => {
-    const decided = decideBatch(items, userIds, (await trx.executeQuery(quotaQuery(trx))).rows);
+    const decided = decideBatch(items, userIds, (await trx.executeQuery(quotaQuery)).rows);
     if (decided.rows.length > 0) {
       try {
         await queries.execute(trx, `certificates.insert:${decided.rows.length}`, insertParameters(decided.rows), () => trx.insertInto('certificates').values(decided.rows));
@@ -132,10 +133,8 @@ async function insertBatchPipelined(pool: pg.Pool, db: Kysely<Database>, queries
       writes.push(queries.compile(`certificates.insert_with_audit:${rows.length}:${eventRows.length}`, [...insertParameters(rows), ...insertParameters(eventRows)], () =>
         db.with('issued', (w) => w.insertInto('certificates').values(rows).returning('serial')).insertInto('audit_events').values(eventRows)));
     } else if (rows.length > 0) {
+      // Accepted items without an event (decideBatch adds an event only with its row).
       writes.push(queries.compile(`certificates.insert:${rows.length}`, insertParameters(rows), () => db.insertInto('certificates').values(rows)));
-    } else if (events.length > 0) {
-      const eventRows = events.map(auditEventRow);
-      writes.push(queries.compile(`audit_events.insert:${eventRows.length}`, insertParameters(eventRows), () => db.insertInto('audit_events').values(eventRows)));
     }
     const written = await Promise.allSettled(sendTogether(client, [...writes, CompiledQuery.raw('commit')]));
     if (written.some((w) => w.status === 'rejected')) throw asSerialConflict(firstFailure(written), rows);

@@ -94,7 +94,6 @@ export interface Token {
 export interface TokenRepository {
   /** Stores a token for an existing user; throws AirlockError('conflict') on a duplicate id or hash. */
   create(token: Omit<Token, 'lastUsedAt'>): Promise<void>;
-  byHash(tokenHash: string): Promise<Token | undefined>;
   /** The token with this hash and its user, read together (one query: authentication's lookup). */
   byHashWithUser(tokenHash: string): Promise<{ token: Token; user: User } | undefined>;
   touch(id: string, now: number): Promise<void>;

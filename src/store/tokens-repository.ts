@@ -57,11 +57,6 @@ export function tokensRepository(db: Kysely<Database>, dialect: SqlDialect): Tok
       }
     },
 
-    async byHash(tokenHash: string): Promise<Token | undefined> {
-      const row = await db.selectFrom('tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-      return row === undefined ? undefined : toToken(row);
-    },
-
     async byHashWithUser(tokenHash: string): Promise<{ token: Token; user: User } | undefined> {
       // The user's columns as they are, the token's under their own names where the two tables share one.
       // Compiled once (compiled-queries.ts): building this join costs Kysely ~12 µs, on every cache miss.
