@@ -109,9 +109,9 @@ export async function startWorld(serverEnv: NodeJS.ProcessEnv = {}): Promise<Ben
 
     // Both sshds trust the CA exactly as a compute node would, from `airlock admin sshd-config`.
     const sshdLines = async (sub: string) => (await admin(airlock, ['sshd-config', '--output-dir', join(dir, sub), '--account', `root=${USER}`])).trim().split('\n');
-    // SHLVL=1 keeps a Debian bash from reading ~/.bashrc for commands run over ssh (it does so only at
-    // shell level 1): this machine's root rc files take seconds, which would drown the jump hosts' share.
-    const targetSshd = await startSshd(join(dir, 'target'), [...await sshdLines('target'), 'AllowTcpForwarding yes', 'SetEnv SHLVL=1']);
+    // The harness sets SHLVL=1 on every test sshd, which keeps a Debian bash from reading ~/.bashrc for
+    // commands run over ssh: this machine's root rc files take seconds, which would drown the jump hosts' share.
+    const targetSshd = await startSshd(join(dir, 'target'), [...await sshdLines('target'), 'AllowTcpForwarding yes']);
     stops.push(() => targetSshd.stop());
     const target = { ...targetSshd, pid: pidByCmdline(join(dir, 'target', 'sshd_config')) };
     pids.push(target.pid);

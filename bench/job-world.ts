@@ -82,13 +82,13 @@ export async function startJobWorld(cipher: string, serverEnv: NodeJS.ProcessEnv
     // direct and jump paths) and the proxy's session certificates (principal = the job's login user).
     const sshdLines = async (sub: string): Promise<string[]> =>
       (await admin(airlock, ['sshd-config', '--output-dir', join(dir, sub), '--account', `root=${USER},root`])).trim().split('\n');
-    // SHLVL=1 keeps Debian's bash from reading root's ~/.bashrc for each command (bench/gateway-world.ts);
+    // (The harness's SHLVL=1 keeps Debian's bash from reading root's ~/.bashrc for each command.)
     // MaxStartups: the idle section logs in up to 32 proxied sessions at once.
-    const jobSshd = await startSshd(join(dir, 'job'), [...await sshdLines('job'), 'AllowTcpForwarding yes', 'Subsystem sftp internal-sftp', 'SetEnv SHLVL=1', 'MaxStartups 200']);
+    const jobSshd = await startSshd(join(dir, 'job'), [...await sshdLines('job'), 'AllowTcpForwarding yes', 'Subsystem sftp internal-sftp', 'MaxStartups 200']);
     stops.push(() => jobSshd.stop());
     const job = { ...jobSshd, pid: pidByCmdline(join(dir, 'job', 'sshd_config')) };
     pids.push(job.pid);
-    const jumpSshd = await startSshd(join(dir, 'jump'), [...await sshdLines('jump'), 'AllowTcpForwarding yes', 'SetEnv SHLVL=1']);
+    const jumpSshd = await startSshd(join(dir, 'jump'), [...await sshdLines('jump'), 'AllowTcpForwarding yes']);
     stops.push(() => jumpSshd.stop());
     const jump = { ...jumpSshd, pid: pidByCmdline(join(dir, 'jump', 'sshd_config')) };
     pids.push(jump.pid);

@@ -53,6 +53,10 @@ export async function startSshd(dir: string, extraConfig: string[]): Promise<Tes
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
       'LogLevel VERBOSE',
+      // Debian's bash reads ~/.bashrc for commands run by sshd when SHLVL < 2. The test machine's
+      // root .bashrc is not ours: on CI it runs `pyenv init`, which writes to stderr when its shims
+      // directory is read-only, and that noise ended up in what tests compare. SHLVL=1 skips it.
+      'SetEnv SHLVL=1',
       ...extraConfig,
       '',
     ].join('\n'));
