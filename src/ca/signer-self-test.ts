@@ -9,6 +9,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { AirlockError } from '../errors.ts';
+import { ed25519SeedPkcs8 } from '../ssh/private-key.ts';
 import { signSsh, verifySsh } from '../ssh/signature.ts';
 import { SshWriter } from '../ssh/wire.ts';
 import type { CaKey } from './ca-keys.ts';
@@ -23,9 +24,6 @@ const KNOWN_ANSWER = {
   signature: '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00',
 };
 
-/** PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410 §7): how node:crypto takes a raw private key. */
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
 function failed(what: string): AirlockError {
   return new AirlockError('internal', `The CA's signing self-test failed: ${what}. It will not sign anything; report this to the Airlock developers with the Node.js version (${process.version}).`);
 }
@@ -35,7 +33,7 @@ function failed(what: string): AirlockError {
  * verifies with its public key and comes out the same when made twice.
  */
 export function assertSignerWorks(keys: readonly CaKey[], sign: SshSigner = signSsh): void {
-  const kat = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(KNOWN_ANSWER.secret, 'hex')]), format: 'der', type: 'pkcs8' });
+  const kat = createPrivateKey({ key: ed25519SeedPkcs8(Buffer.from(KNOWN_ANSWER.secret, 'hex')), format: 'der', type: 'pkcs8' });
   const expected = new SshWriter().string('ssh-ed25519').string(Buffer.from(KNOWN_ANSWER.signature, 'hex')).toBuffer();
   if (!sign(kat, Buffer.from(KNOWN_ANSWER.message, 'hex')).equals(expected)) throw failed('Ed25519 does not give the signature of RFC 8032, section 7.1, test 2');
   for (const key of keys) {

@@ -42,6 +42,11 @@ function leftPad(b: Buffer, n: number): Buffer {
  * its optional public key, naming the curve by OID.
  */
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** PKCS#8 DER (RFC 8410 §7) of a raw 32-byte Ed25519 seed, for createPrivateKey({ format: 'der', type: 'pkcs8' }). */
+export function ed25519SeedPkcs8(seed: Buffer): Buffer {
+  return Buffer.concat([ED25519_PKCS8_PREFIX, seed]);
+}
 const EC_CURVE_OID: Record<string, string> = {
   nistp256: '06082a8648ce3d030107',
   nistp384: '06052b81040022',
@@ -139,7 +144,7 @@ function readPrivate(r: SshReader, type: KeyType): { key: KeyObject; publicBlob:
     const sk = r.string('ed25519 secret key');
     if (pk.length !== 32 || sk.length !== 64) throw r.fail('ed25519 key has the wrong length');
     if (!sk.subarray(32).equals(pk)) throw r.fail('ed25519 secret key does not contain its public key');
-    input = { key: Buffer.concat([ED25519_PKCS8_PREFIX, sk.subarray(0, 32)]), format: 'der', type: 'pkcs8' };
+    input = { key: ed25519SeedPkcs8(sk.subarray(0, 32)), format: 'der', type: 'pkcs8' };
     pub.string(pk);
   } else if (type === 'ssh-rsa') {
     const n = r.mpint('n', 2049);
